@@ -1,0 +1,49 @@
+# Quick start: `make demo` (the main job on the embedded local stack) and `make test` (the whole suite).
+# Both create .venv with a Python >= 3.12 on first use and install the pinned project into it.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: demo test lint bench venv clean schema
+
+# Find an interpreter >= 3.12: PATH first, then pyenv's versions (aws-sdk-bedrock-runtime needs 3.12).
+PYTHON_FOUND := $(shell for c in python3.13 python3.12 python3 \
+	$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
+	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; \
+	  then command -v $$c; break; fi; done)
+
+$(STAMP): pyproject.toml constraints.txt
+	@if [ -z "$(PYTHON_FOUND)" ]; then \
+	  echo "error: no Python >= 3.12 found (tried python3.13, python3.12, python3, pyenv versions)." >&2; \
+	  echo "fix: install one, e.g. 'pyenv install 3.12' or 'apt-get install python3.12', then rerun make." >&2; \
+	  exit 1; fi
+	@echo "creating $(VENV) with $(PYTHON_FOUND)"
+	@$(PYTHON_FOUND) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -m pip install -q -c constraints.txt -e '.[dev,infra]' 2>&1 | grep -v '^WARNING: Location' || true
+	@$(PY) -c 'import cli.app, aws_cdk, hypothesis' || { echo "error: install failed; see pip output above" >&2; exit 1; }
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/voicectl demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy registry control_plane cli voice_runtime infra
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+schema: $(STAMP)
+	$(VENV)/bin/voicectl schema > schema/voice-registry.schema.json
+	$(VENV)/bin/voicectl schema --compiled > schema/compiled-registry.schema.json
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""voicectl: a thin typer CLI over the registry and the control plane."""

@@ -1,0 +1,1 @@
+"""The control plane: compiles a registry into AWS state, diffs and applies it, moves phases, reverts."""

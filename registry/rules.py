@@ -1,0 +1,277 @@
+"""Semantic rules of a registry: the cross-references and AWS limits a schema cannot express.
+
+Each rule is a pure function of the model and yields located diagnostics; `check_rules` runs them all, so one
+run reports every mistake of a file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from registry.errors import Diagnostic
+from registry.model import (
+    EXTENDED_STATISTIC,
+    SIMPLE_STATISTICS,
+    ApprovalGate,
+    DecommissionAction,
+    MetricGate,
+    Phase,
+    Registry,
+)
+from registry.yaml_source import SourceMap
+
+# CloudWatch: EvaluationPeriods x Period may not exceed one day (PutMetricAlarm API reference).
+MAX_EVALUATION_SECONDS = 86_400
+TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+DIMENSION_NAME = re.compile(r"^[A-Za-z0-9_.\-/#:]{1,255}$")
+RESERVED_SSM_PREFIXES = ("/aws", "/ssm")
+
+Path = tuple[str | int, ...]
+
+
+@dataclass
+class KnownNames:
+    """Names declared in the file even when their entry is structurally broken (avoids cascades of errors)."""
+
+    variants: set[str] = field(default_factory=set)
+    topics: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Ctx:
+    registry: Registry
+    source: SourceMap
+    known: KnownNames
+
+    def error(self, path: Path, message: str, hint: str | None = None, *, key: bool = False) -> Diagnostic:
+        return Diagnostic(self.source.locate(path, key=key), message, "error", hint)
+
+    def warn(self, path: Path, message: str, hint: str | None = None, *, key: bool = False) -> Diagnostic:
+        return Diagnostic(self.source.locate(path, key=key), message, "warning", hint)
+
+    @property
+    def variants(self) -> set[str]:
+        return set(self.registry.variants) | self.known.variants
+
+
+def is_valid_statistic(statistic: str) -> bool:
+    """True for CloudWatch's simple statistics and its extended ones (p95, p99.9, tm90, TM(10%:90%)...)."""
+    return statistic in SIMPLE_STATISTICS or bool(EXTENDED_STATISTIC.match(statistic))
+
+
+def _phase_paths(reg: Registry) -> Iterator[tuple[Path, Phase]]:
+    for i, phase in enumerate(reg.phases):
+        yield ("phases", i), phase
+    for name, path in reg.paths.items():
+        for i, phase in enumerate(path.phases):
+            yield ("paths", name, "phases", i), phase
+
+
+def _check_namespace(c: _Ctx) -> Iterator[Diagnostic]:
+    ns = c.registry.namespace
+    if ns.lower().startswith(RESERVED_SSM_PREFIXES):
+        yield c.error(("namespace",), f"namespace {ns!r} uses a prefix SSM reserves (/aws, /ssm)", "pick /yourco/voice")
+    if ns.count("/") > 10:
+        yield c.error(("namespace",), "SSM allows at most 15 levels in a parameter name; keep the namespace short")
+
+
+def _check_baseline(c: _Ctx) -> Iterator[Diagnostic]:
+    reg = c.registry
+    if reg.baseline not in c.variants:
+        yield c.error(("baseline",), f"baseline {reg.baseline!r} is not a declared variant",
+                      f"declare it under variants: or use one of {sorted(c.variants)}")
+        return
+    variant = reg.variants.get(reg.baseline)
+    if variant is None:
+        return
+    if variant.internal_only:
+        yield c.error(("baseline",), f"baseline {reg.baseline!r} is internal_only, so external callers "
+                      "would have nowhere to go on a revert", f"set variants.{reg.baseline}.internal_only: false")
+    if variant.deprecated:
+        yield c.error(("baseline",), f"baseline {reg.baseline!r} is deprecated; reverts must land on a live variant",
+                      "choose another baseline or un-deprecate it")
+
+
+def _check_weight_map(c: _Ctx, path: Path, weights: dict[str, int], label: str) -> Iterator[Diagnostic]:
+    for name, value in weights.items():
+        if name not in c.variants:
+            yield c.error((*path, name), f"{label} names undeclared variant {name!r}",
+                          f"declared variants: {', '.join(sorted(c.variants))}", key=True)
+        if not 0 <= value <= 100:
+            yield c.error((*path, name), f"{label} for {name!r} is {value}; weights are whole percents 0..100")
+    total = sum(weights.values())
+    if total != 100:
+        yield c.error(path, f"{label} sum to {total}, not 100", "adjust them so they add up to 100")
+
+
+def _check_phases(c: _Ctx) -> Iterator[Diagnostic]:
+    seen: dict[str, Path] = {}
+    for path, phase in _phase_paths(c.registry):
+        if phase.name in seen:
+            first = c.source.locate(seen[phase.name])
+            yield c.error((*path, "name"), f"phase name {phase.name!r} is used twice (first at line {first.line})",
+                          "phase names must be unique across the main sequence and all paths")
+        else:
+            seen[phase.name] = path
+        yield from _check_weight_map(c, (*path, "weights"), phase.weights, "weights")
+        if phase.internal_weights is not None:
+            yield from _check_weight_map(c, (*path, "internal_weights"), phase.internal_weights, "internal_weights")
+        for name, value in phase.weights.items():
+            variant = c.registry.variants.get(name)
+            if variant and value > 0 and variant.internal_only:
+                yield c.warn((*path, "weights", name), f"phase {phase.name!r} gives {value}% to internal-only "
+                             f"variant {name!r}: external subjects in that share are served the baseline",
+                             f"set variants.{name}.internal_only: false when the canary opens, or use internal_weights")
+        for g, gate in enumerate(phase.gates):
+            yield from _check_gate(c, (*path, "gates", g), gate, phase)
+        if phase.gates and not phase.bake:
+            yield c.warn((*path, "gates"), f"phase {phase.name!r} has gates but no bake: they are judged over "
+                         "the last hour only", "add bake: 48h (the memo's watch window)")
+        for s, step in enumerate(phase.decommission):
+            if step.variant not in c.variants:
+                yield c.error((*path, "decommission", s, "variant"),
+                              f"decommission step names undeclared variant {step.variant!r}")
+            if step.action is DecommissionAction.DEPRECATE and phase.weights.get(step.variant, 0) > 0:
+                yield c.error((*path, "decommission", s), f"cannot deprecate {step.variant!r} in phase "
+                              f"{phase.name!r}, which still gives it {phase.weights[step.variant]}%")
+
+
+def _check_gate(c: _Ctx, path: Path, gate: MetricGate | ApprovalGate, phase: Phase) -> Iterator[Diagnostic]:
+    if isinstance(gate, ApprovalGate):
+        if not 0 <= gate.min_score <= gate.max_score:
+            yield c.error((*path, "min_score"), f"min_score {gate.min_score} must be between 0 and max_score "
+                          f"{gate.max_score}")
+        return
+    if not is_valid_statistic(gate.statistic):
+        yield c.error((*path, "statistic"), f"gate statistic {gate.statistic!r} is not a CloudWatch statistic",
+                      "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p50, p95, p99.9")
+    if (gate.below is None) == (gate.above is None):
+        yield c.error(path, "a metric gate needs exactly one of below: or above:", "e.g. below: 300")
+    yield from _check_dimensions(c, (*path, "dimensions"), gate.dimensions)
+    variant = gate.dimensions.get("Variant")
+    if variant in c.registry.variants:
+        shares = [phase.weights.get(variant, 0), (phase.internal_weights or {}).get(variant, 0)]
+        if max(shares) == 0:
+            yield c.warn(path, f"gate on {variant!r} in phase {phase.name!r}, which gives it no traffic: "
+                         "its data will be missing and the gate will hold", "gate a variant that has traffic")
+
+
+def _check_dimensions(c: _Ctx, path: Path, dimensions: dict[str, str]) -> Iterator[Diagnostic]:
+    if len(dimensions) > 30:
+        yield c.error(path, "CloudWatch allows at most 30 dimensions")
+    for key, value in dimensions.items():
+        if not DIMENSION_NAME.match(key):
+            yield c.error((*path, key), f"dimension name {key!r} is not valid for CloudWatch", key=True)
+        if not value or len(value) > 1024:
+            yield c.error((*path, key), f"dimension {key!r} needs a value of 1..1024 characters")
+        if key == "Variant" and value not in c.variants:
+            yield c.error((*path, key), f"dimension Variant names undeclared variant {value!r}")
+
+
+def _check_alarms(c: _Ctx) -> Iterator[Diagnostic]:
+    reg = c.registry
+    served = {v for _, ph in _phase_paths(reg) for w in (ph.weights, ph.internal_weights or {})
+              for v, pct in w.items() if pct > 0}
+    for name, alarm in reg.alarms.items():
+        path: Path = ("alarms", name)
+        if not re.match(r"^[\x20-\x7e]{1,255}$", name):
+            yield c.error(path, f"alarm name {name!r} must be 1..255 printable ASCII characters", key=True)
+        if not is_valid_statistic(alarm.statistic):
+            yield c.error((*path, "statistic"), f"statistic {alarm.statistic!r} is not valid for CloudWatch",
+                          "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p95 or p99.9")
+        if alarm.period not in (10, 30) and (alarm.period <= 0 or alarm.period % 60):
+            yield c.error((*path, "period"), f"period {alarm.period} is not allowed: CloudWatch takes 10, 30 "
+                          "or a multiple of 60 seconds", "e.g. period: 60 or period: 300")
+        if alarm.evaluation_periods < 1:
+            yield c.error((*path, "evaluation_periods"), "evaluation_periods must be at least 1")
+        elif alarm.period * alarm.evaluation_periods > MAX_EVALUATION_SECONDS:
+            yield c.error((*path, "evaluation_periods"), f"period x evaluation_periods = "
+                          f"{alarm.period * alarm.evaluation_periods} s exceeds CloudWatch's one-day limit "
+                          f"({MAX_EVALUATION_SECONDS} s)", "shorten the period or evaluate fewer periods")
+        if alarm.datapoints_to_alarm is not None and not 1 <= alarm.datapoints_to_alarm <= alarm.evaluation_periods:
+            yield c.error((*path, "datapoints_to_alarm"), f"datapoints_to_alarm {alarm.datapoints_to_alarm} must be "
+                          f"between 1 and evaluation_periods ({alarm.evaluation_periods})")
+        yield from _check_dimensions(c, (*path, "dimensions"), alarm.dimensions)
+        yield from _check_actions(c, path, name, served)
+        actions = alarm.actions
+        if not (actions.notify or actions.revert or actions.rollback_deployment):
+            yield c.warn((*path, "actions"), f"alarm {name!r} has no actions: it will change state and do nothing",
+                         "add notify: [topic] at least")
+
+
+def _check_actions(c: _Ctx, path: Path, name: str, served: set[str]) -> Iterator[Diagnostic]:
+    reg = c.registry
+    actions = reg.alarms[name].actions
+    for i, target in enumerate(actions.revert):
+        where = (*path, "actions", "revert", i)
+        if target not in c.variants:
+            yield c.error(where, f"alarm {name!r} reverts undeclared variant {target!r}")
+        elif target == reg.baseline:
+            yield c.error(where, f"alarm {name!r} reverts the baseline {target!r}: reverted traffic goes to "
+                          "the baseline, so it cannot be the target", "revert the variant under test instead")
+        elif target not in served:
+            yield c.warn(where, f"alarm {name!r} reverts {target!r}, which no phase ever gives traffic")
+    for i, topic in enumerate(actions.notify):
+        where = (*path, "actions", "notify", i)
+        if not TOPIC_NAME.match(topic):
+            yield c.error(where, f"topic name {topic!r} is not a valid SNS topic name (letters, digits, - and _)")
+        elif reg.topics and topic not in reg.topics and topic not in c.known.topics:
+            yield c.error(where, f"alarm {name!r} notifies undeclared topic {topic!r}",
+                          f"declare it under topics: ({', '.join(sorted(reg.topics))} exist)")
+    if actions.rollback_deployment and reg.deployment is None:
+        yield c.error((*path, "actions", "rollback_deployment"), f"alarm {name!r} asks for a deployment rollback "
+                      "but the file has no deployment: section", "add deployment: {application: ..., "
+                      "deployment_group: ...}")
+
+
+def _check_paths(c: _Ctx) -> Iterator[Diagnostic]:
+    main = {p.name for p in c.registry.phases}
+    for name, path in c.registry.paths.items():
+        if path.branches_from not in main:
+            yield c.error(("paths", name, "branches_from"), f"path {name!r} branches from unknown phase "
+                          f"{path.branches_from!r}", f"use one of the main phases: {', '.join(sorted(main))}")
+
+
+def _check_variants(c: _Ctx) -> Iterator[Diagnostic]:
+    reg = c.registry
+    served = {v for _, ph in _phase_paths(reg) for w in (ph.weights, ph.internal_weights or {})
+              for v, pct in w.items() if pct > 0}
+    for name, variant in reg.variants.items():
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", name):
+            yield c.error(("variants", name), f"variant name {name!r} must be letters, digits, '.', '_' or '-' "
+                          "(it becomes an SSM parameter name and a metric dimension)", key=True)
+        if name not in served and name != reg.baseline:
+            yield c.warn(("variants", name), f"variant {name!r} gets traffic in no phase", key=True)
+        if variant.resolved_backend().value == "nova_sonic" and not variant.bedrock_model_id:
+            yield c.error(("variants", name), f"Nova Sonic variant {name!r} needs bedrock_model_id",
+                          "e.g. bedrock_model_id: amazon.nova-sonic-v1:0", key=True)
+        if variant.resolved_backend().value == "csm_sagemaker" and not variant.sagemaker_endpoint:
+            yield c.error(("variants", name), f"SageMaker variant {name!r} needs sagemaker_endpoint", key=True)
+
+
+def _check_pricing(c: _Ctx) -> Iterator[Diagnostic]:
+    if c.registry.pricing is None:
+        return
+    for name in c.registry.pricing.variants:
+        if name not in c.variants:
+            yield c.error(("pricing", "variants", name), f"pricing names undeclared variant {name!r}", key=True)
+
+
+def _check_cache(c: _Ctx) -> Iterator[Diagnostic]:
+    if c.registry.cache_ttl_seconds > 60:
+        yield c.warn(("cache_ttl_seconds",), f"cache_ttl_seconds {c.registry.cache_ttl_seconds} exceeds the memo's "
+                     "60 s revert RTO: a revert reaches every runtime only after a full cache period")
+
+
+RULES: tuple[Callable[[_Ctx], Iterator[Diagnostic]], ...] = (
+    _check_namespace, _check_baseline, _check_variants, _check_phases, _check_paths, _check_alarms,
+    _check_pricing, _check_cache,
+)
+
+
+def check_rules(registry: Registry, source: SourceMap, known: KnownNames | None = None) -> list[Diagnostic]:
+    """Run every semantic rule; the result holds errors and warnings, each with its file:line:column."""
+    ctx = _Ctx(registry, source, known or KnownNames())
+    return [d for rule in RULES for d in rule(ctx)]

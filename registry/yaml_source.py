@@ -1,0 +1,113 @@
+"""YAML parsing that keeps where every value came from.
+
+PyYAML silently keeps the last of two duplicate keys and forgets line numbers once it has built Python objects;
+a registry mistake must instead be reported at its `file:line:column`. So the document is composed into nodes,
+turned into plain data by hand (flagging duplicate keys), and a path -> location index is kept beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from registry.errors import Diagnostic, Location
+
+Path = tuple[str | int, ...]
+
+
+@dataclass
+class SourceMap:
+    """Where each path of the parsed document starts: its value and, for mapping entries, its key."""
+
+    file: str
+    values: dict[Path, Location] = field(default_factory=dict)
+    keys: dict[Path, Location] = field(default_factory=dict)
+
+    def locate(self, path: Sequence[str | int], *, key: bool = False) -> Location:
+        """The location of `path`, or of its nearest ancestor that exists (a missing field points at its parent)."""
+        p = tuple(path)
+        while p:
+            table = self.keys if key and p in self.keys else self.values
+            if p in table:
+                return table[p]
+            p = p[:-1]
+        return self.values.get((), Location(self.file, 1, 1))
+
+
+@dataclass
+class ParsedYaml:
+    data: Any
+    source: SourceMap
+    diagnostics: list[Diagnostic]
+
+
+def _loc(file: str, node: yaml.Node) -> Location:
+    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, file: str, text: str) -> None:
+        self.file = file
+        self.loader = yaml.SafeLoader(text)
+        self.source = SourceMap(file)
+        self.diagnostics: list[Diagnostic] = []
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.source.values[path] = _loc(self.file, node)
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)  # resolves YAML merge keys (<<) before we walk
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                if not isinstance(key, Hashable):
+                    self.diagnostics.append(
+                        Diagnostic(_loc(self.file, key_node), "a mapping key must be a plain value")
+                    )
+                    continue
+                child = (*path, key)
+                if key in out:
+                    first = self.source.keys[child]
+                    self.diagnostics.append(
+                        Diagnostic(
+                            _loc(self.file, key_node),
+                            f"duplicate key {key!r} (first defined at line {first.line}); "
+                            "YAML would silently keep only the last one",
+                            hint="remove or rename one of the two",
+                        )
+                    )
+                    continue
+                self.source.keys[child] = _loc(self.file, key_node)
+                out[key] = self.build(value_node, child)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self.loader.construct_object(node, deep=True)
+
+
+def parse_yaml(text: str, file: str) -> ParsedYaml:
+    """Parse one YAML document; syntax errors and duplicate keys come back as diagnostics, never raised."""
+    builder = _Builder(file, text)
+    try:
+        root = builder.loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+        problem = exc.problem or str(exc)
+        context = f" ({exc.context})" if exc.context else ""
+        return ParsedYaml(None, builder.source, [Diagnostic(where, f"YAML syntax error: {problem}{context}")])
+    except yaml.YAMLError as exc:
+        return ParsedYaml(None, builder.source, [Diagnostic(Location(file, 1, 1), f"YAML error: {exc}")])
+    finally:
+        builder.loader.dispose()
+    if root is None:
+        return ParsedYaml(None, builder.source, [Diagnostic(Location(file, 1, 1), "the file is empty")])
+    try:
+        data = builder.build(root, ())
+    except yaml.YAMLError as exc:  # e.g. an unknown tag such as !!python/object
+        mark = getattr(exc, "problem_mark", None)
+        where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
+        return ParsedYaml(None, builder.source, [Diagnostic(where, f"YAML error: {getattr(exc, 'problem', exc)}")])
+    return ParsedYaml(data, builder.source, builder.diagnostics)
