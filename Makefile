@@ -21,9 +21,11 @@ $(STAMP): pyproject.toml constraints.txt
 	  exit 1; fi
 	@echo "creating $(VENV) with $(PYTHON_FOUND)"
 	@$(PYTHON_FOUND) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-	@$(PY) -m pip install -q -c constraints.txt -e '.[dev,infra]' 2>&1 | grep -v '^WARNING: Location' || true
-	@$(PY) -c 'import cli.app, aws_cdk, hypothesis' || { echo "error: install failed; see pip output above" >&2; exit 1; }
+	@echo "installing pinned dependencies (log: $(VENV)/install.log)"
+	@$(PY) -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || true
+	@$(PY) -m pip install -q -c constraints.txt -e '.[dev,infra]' >> $(VENV)/install.log 2>&1 \
+	  || { tail -30 $(VENV)/install.log >&2; echo "error: pip install failed (full log: $(VENV)/install.log)" >&2; exit 1; }
+	@$(PY) -c 'import cli.app, aws_cdk, hypothesis' || { echo "error: install incomplete; see $(VENV)/install.log" >&2; exit 1; }
 	@touch $(STAMP)
 
 venv: $(STAMP)

@@ -1,0 +1,102 @@
+"""boto3 clients made in one place: standard configuration (profile, region, AWS_ENDPOINT_URL) plus an
+explicit endpoint, retries with backoff for throttling, and AWS errors turned into actionable ones.
+
+Nothing here runs at import time; commands and handlers build a `Clients` and pass clients down.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
+
+from registry.errors import AwsError
+
+T = TypeVar("T")
+
+# "standard" retry mode retries throttling and transient errors with exponential backoff and jitter.
+RETRY_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=15)
+ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
+
+
+@dataclass
+class Clients:
+    """A lazily built set of boto3 clients sharing one session and endpoint."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    config: Config = RETRY_CONFIG
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        if service not in self._cache:
+            session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+            region = session.region_name or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+            self._cache[service] = session.client(
+                service, region_name=region, endpoint_url=self.endpoint_url, config=self.config
+            )
+        return self._cache[service]
+
+    @property
+    def ssm(self) -> Any:
+        return self.client("ssm")
+
+    @property
+    def cloudwatch(self) -> Any:
+        return self.client("cloudwatch")
+
+    @property
+    def sns(self) -> Any:
+        return self.client("sns")
+
+    @property
+    def sts(self) -> Any:
+        return self.client("sts")
+
+    @property
+    def codedeploy(self) -> Any:
+        return self.client("codedeploy")
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a ClientError ('' for anything else)."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def translate(exc: BaseException, action: str) -> AwsError:
+    """Turn a botocore failure into an AwsError that names the permission or the fix."""
+    code = error_code(exc)
+    if code in ACCESS_DENIED:
+        return AwsError(f"access denied: {action} ({exc})",
+                        hint=f"grant the caller permission for {action}, or use a profile that has it")
+    if isinstance(exc, NoCredentialsError):
+        return AwsError("no AWS credentials found",
+                        hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or use voicectl local up)")
+    if isinstance(exc, EndpointConnectionError):
+        return AwsError(f"cannot reach the AWS endpoint for {action}: {exc}",
+                        hint="check --endpoint-url / AWS_ENDPOINT_URL, or start the embedded stack: voicectl local up")
+    return AwsError(f"{action} failed: {exc}", hint="rerun; if it persists, check the AWS service health")
+
+
+@contextmanager
+def aws_call(action: str) -> Iterator[None]:
+    """Run AWS calls and re-raise failures as AwsError naming `action` (e.g. 'ssm:PutParameter')."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise translate(exc, action) from exc
+
+
+def call(action: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """Call `fn(**kwargs)` under aws_call(action)."""
+    with aws_call(action):
+        return fn(**kwargs)
