@@ -6,8 +6,15 @@ import sys
 
 import typer
 
-from cli import registry_commands
-from cli.demo import demo
+from cli import (
+    alarms_commands,
+    apply_commands,
+    demo,
+    infra_commands,
+    registry_commands,
+    rollout_commands,
+    runtime_commands,
+)
 from cli.output import Output
 from registry.errors import PartialApply, RegistryInvalid, VoiceCtlError
 
@@ -25,7 +32,9 @@ app.command("compile")(registry_commands.compile_cmd)
 app.command()(registry_commands.explain)
 app.command()(registry_commands.schema)
 app.command()(registry_commands.cost)
-app.command()(demo)
+# One module per command group; each attaches its own commands (keeps this wiring file free of logic).
+for group in (apply_commands, rollout_commands, alarms_commands, runtime_commands, infra_commands, demo):
+    group.register(app)
 
 
 def main() -> None:

@@ -25,3 +25,7 @@ def demo(
     out.show(f"[green]✓[/green] compiled: {len(plan.parameters)} parameter(s), {len(plan.alarms)} alarm(s), "
              f"{len(plan.topics)} topic(s), digest {plan.compiled.digest}")
     render_explanation(registry, plan, out)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from control_plane.aws.session import Clients
+
 RegistryFile = Annotated[
     Path, typer.Argument(help="The registry file, e.g. examples/voice-m2.yaml.", show_default=False)
 ]
@@ -19,3 +21,8 @@ EndpointUrl = Annotated[
 Region = Annotated[str | None, typer.Option("--region", envvar="AWS_REGION", help="AWS region.")]
 Profile = Annotated[str | None, typer.Option("--profile", envvar="AWS_PROFILE", help="AWS profile.")]
 Reason = Annotated[str, typer.Option("--reason", help="Why: recorded in SSM parameter history, the audit log.")]
+
+
+def clients_from(endpoint_url: str | None, region: str | None, profile: str | None) -> Clients:
+    """The one place commands build their AWS clients from the shared options."""
+    return Clients(endpoint_url=endpoint_url, region=region, profile=profile)
