@@ -1,6 +1,6 @@
 """The memo's cost model, recomputed from the registry's pricing section (pure).
 
-Each cost item is unit price x quantity x its driver's volume. Drivers that scale with turns are variable; 
+Each cost item is unit price x quantity x its driver's volume. Drivers that scale with turns are variable;
 instance hours and months are fixed (a GPU endpoint bills 24/7 whatever the traffic), which is what decides
 break-even volumes between variants.
 """

@@ -19,7 +19,7 @@ def parse_duration(text: str) -> int:
 
 def format_duration(seconds: float) -> str:
     """Render seconds compactly (`2d 3h`, `45m`, `12s`), the inverse people expect of parse_duration."""
-    total = int(round(seconds))
+    total = round(seconds)
     if total <= 0:
         return "0s"
     parts = []

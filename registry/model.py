@@ -258,6 +258,17 @@ class Pricing(Strict):
 class Registry(Strict):
     """The whole voice-m2.yaml file."""
 
+    @field_validator("namespace", mode="before")
+    @classmethod
+    def _namespace_is_ssm_path(cls, value: object) -> object:
+        # A plain-words message instead of the regex: this is the most common first mistake.
+        if isinstance(value, str) and not re.match(SSM_PATH, value):
+            if not value.startswith("/"):
+                raise ValueError("namespace must be an SSM path starting with '/', e.g. /yourco/voice")
+            raise ValueError("namespace must be '/'-separated segments of letters, digits, '_', '.' or '-' "
+                             "(no trailing or double '/')")
+        return value
+
     version: Literal[1]
     namespace: str = Field(pattern=SSM_PATH, max_length=900)
     metrics_namespace: str = Field(pattern=METRIC_NAMESPACE)

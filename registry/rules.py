@@ -6,6 +6,7 @@ run reports every mistake of a file.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ class KnownNames:
 
     variants: set[str] = field(default_factory=set)
     topics: set[str] = field(default_factory=set)
+    served: set[str] = field(default_factory=set)  # variants some phase gives a share, as written
+    main_phases: set[str] = field(default_factory=set)
+    broken: set[str] = field(default_factory=set)  # top-level fields replaced by a stand-in: their rules are skipped
 
 
 @dataclass
@@ -55,10 +59,40 @@ class _Ctx:
     def variants(self) -> set[str]:
         return set(self.registry.variants) | self.known.variants
 
+    def variant_hint(self, name: str) -> str:
+        """Did-you-mean for an undeclared variant name, else the list of declared ones."""
+        return suggest(name, self.variants, "declared variants")
+
+    @property
+    def served(self) -> set[str]:
+        """Variants some phase (main or path, external or internal) gives a share."""
+        reg = self.registry
+        return {v for _, ph in _phase_paths(reg) for w in (ph.weights, ph.internal_weights or {})
+                for v, pct in w.items() if pct > 0} | self.known.served
+
 
 def is_valid_statistic(statistic: str) -> bool:
     """True for CloudWatch's simple statistics and its extended ones (p95, p99.9, tm90, TM(10%:90%)...)."""
     return statistic in SIMPLE_STATISTICS or bool(EXTENDED_STATISTIC.match(statistic))
+
+
+def suggest(name: str, candidates: set[str], what: str) -> str:
+    """'did you mean X?' when a candidate is close to `name`, else the candidates listed."""
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else f"{what}: {', '.join(sorted(candidates)) or 'none'}"
+
+
+def statistic_hint(statistic: str) -> str:
+    """The likeliest fix for an invalid statistic (case, a common abbreviation, a percentile out of range)."""
+    if is_valid_statistic(statistic.lower()):
+        return f"write it in lower case: {statistic.lower()}"
+    by_lower = {s.lower(): s for s in SIMPLE_STATISTICS} | {"avg": "Average", "mean": "Average", "min": "Minimum",
+                                                           "max": "Maximum", "count": "SampleCount", "total": "Sum"}
+    if statistic.lower() in by_lower:
+        return f"did you mean {by_lower[statistic.lower()]!r}?"
+    if re.fullmatch(r"[pP]\d+(\.\d+)?", statistic):
+        return "a percentile is p0..p100 with at most two decimals, e.g. p95 or p99.9"
+    return "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p50, p95 or p99.9"
 
 
 def _phase_paths(reg: Registry) -> Iterator[tuple[Path, Phase]]:
@@ -70,18 +104,25 @@ def _phase_paths(reg: Registry) -> Iterator[tuple[Path, Phase]]:
 
 
 def _check_namespace(c: _Ctx) -> Iterator[Diagnostic]:
+    if "namespace" in c.known.broken:
+        return
     ns = c.registry.namespace
     if ns.lower().startswith(RESERVED_SSM_PREFIXES):
         yield c.error(("namespace",), f"namespace {ns!r} uses a prefix SSM reserves (/aws, /ssm)", "pick /yourco/voice")
     if ns.count("/") > 10:
         yield c.error(("namespace",), "SSM allows at most 15 levels in a parameter name; keep the namespace short")
+    if "metrics_namespace" not in c.known.broken and c.registry.metrics_namespace.startswith("AWS/"):
+        yield c.error(("metrics_namespace",), f"metrics_namespace {c.registry.metrics_namespace!r} is reserved for "
+                      "AWS services; the runtime cannot publish there", "e.g. metrics_namespace: YourCo/Voice")
 
 
 def _check_baseline(c: _Ctx) -> Iterator[Diagnostic]:
     reg = c.registry
+    if "baseline" in c.known.broken:
+        return
     if reg.baseline not in c.variants:
         yield c.error(("baseline",), f"baseline {reg.baseline!r} is not a declared variant",
-                      f"declare it under variants: or use one of {sorted(c.variants)}")
+                      c.variant_hint(reg.baseline))
         return
     variant = reg.variants.get(reg.baseline)
     if variant is None:
@@ -97,8 +138,7 @@ def _check_baseline(c: _Ctx) -> Iterator[Diagnostic]:
 def _check_weight_map(c: _Ctx, path: Path, weights: dict[str, int], label: str) -> Iterator[Diagnostic]:
     for name, value in weights.items():
         if name not in c.variants:
-            yield c.error((*path, name), f"{label} names undeclared variant {name!r}",
-                          f"declared variants: {', '.join(sorted(c.variants))}", key=True)
+            yield c.error((*path, name), f"{label} names undeclared variant {name!r}", c.variant_hint(name), key=True)
         if not 0 <= value <= 100:
             yield c.error((*path, name), f"{label} for {name!r} is {value}; weights are whole percents 0..100")
     total = sum(weights.values())
@@ -132,7 +172,8 @@ def _check_phases(c: _Ctx) -> Iterator[Diagnostic]:
         for s, step in enumerate(phase.decommission):
             if step.variant not in c.variants:
                 yield c.error((*path, "decommission", s, "variant"),
-                              f"decommission step names undeclared variant {step.variant!r}")
+                              f"decommission step names undeclared variant {step.variant!r}",
+                              c.variant_hint(step.variant))
             if step.action is DecommissionAction.DEPRECATE and phase.weights.get(step.variant, 0) > 0:
                 yield c.error((*path, "decommission", s), f"cannot deprecate {step.variant!r} in phase "
                               f"{phase.name!r}, which still gives it {phase.weights[step.variant]}%")
@@ -146,9 +187,12 @@ def _check_gate(c: _Ctx, path: Path, gate: MetricGate | ApprovalGate, phase: Pha
         return
     if not is_valid_statistic(gate.statistic):
         yield c.error((*path, "statistic"), f"gate statistic {gate.statistic!r} is not a CloudWatch statistic",
-                      "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p50, p95, p99.9")
-    if (gate.below is None) == (gate.above is None):
-        yield c.error(path, "a metric gate needs exactly one of below: or above:", "e.g. below: 300")
+                      statistic_hint(gate.statistic))
+    if gate.below is not None and gate.above is not None:
+        yield c.error((*path, "above"), "a metric gate takes one of below: or above:, not both",
+                      "split it into two gates", key=True)
+    elif gate.below is None and gate.above is None:
+        yield c.error(path, "a metric gate needs a limit: below: or above:", "e.g. below: 300")
     yield from _check_dimensions(c, (*path, "dimensions"), gate.dimensions)
     variant = gate.dimensions.get("Variant")
     if variant in c.registry.variants:
@@ -167,20 +211,20 @@ def _check_dimensions(c: _Ctx, path: Path, dimensions: dict[str, str]) -> Iterat
         if not value or len(value) > 1024:
             yield c.error((*path, key), f"dimension {key!r} needs a value of 1..1024 characters")
         if key == "Variant" and value not in c.variants:
-            yield c.error((*path, key), f"dimension Variant names undeclared variant {value!r}")
+            yield c.error((*path, key), f"dimension Variant names undeclared variant {value!r}",
+                          c.variant_hint(value))
 
 
 def _check_alarms(c: _Ctx) -> Iterator[Diagnostic]:
     reg = c.registry
-    served = {v for _, ph in _phase_paths(reg) for w in (ph.weights, ph.internal_weights or {})
-              for v, pct in w.items() if pct > 0}
+    served = c.served
     for name, alarm in reg.alarms.items():
         path: Path = ("alarms", name)
         if not re.match(r"^[\x20-\x7e]{1,255}$", name):
             yield c.error(path, f"alarm name {name!r} must be 1..255 printable ASCII characters", key=True)
         if not is_valid_statistic(alarm.statistic):
             yield c.error((*path, "statistic"), f"statistic {alarm.statistic!r} is not valid for CloudWatch",
-                          "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p95 or p99.9")
+                          statistic_hint(alarm.statistic))
         if alarm.period not in (10, 30) and (alarm.period <= 0 or alarm.period % 60):
             yield c.error((*path, "period"), f"period {alarm.period} is not allowed: CloudWatch takes 10, 30 "
                           "or a multiple of 60 seconds", "e.g. period: 60 or period: 300")
@@ -190,8 +234,9 @@ def _check_alarms(c: _Ctx) -> Iterator[Diagnostic]:
             yield c.error((*path, "evaluation_periods"), f"period x evaluation_periods = "
                           f"{alarm.period * alarm.evaluation_periods} s exceeds CloudWatch's one-day limit "
                           f"({MAX_EVALUATION_SECONDS} s)", "shorten the period or evaluate fewer periods")
-        if alarm.datapoints_to_alarm is not None and not 1 <= alarm.datapoints_to_alarm <= alarm.evaluation_periods:
-            yield c.error((*path, "datapoints_to_alarm"), f"datapoints_to_alarm {alarm.datapoints_to_alarm} must be "
+        dta = alarm.datapoints_to_alarm
+        if dta is not None and alarm.evaluation_periods >= 1 and not 1 <= dta <= alarm.evaluation_periods:
+            yield c.error((*path, "datapoints_to_alarm"), f"datapoints_to_alarm {dta} must be "
                           f"between 1 and evaluation_periods ({alarm.evaluation_periods})")
         yield from _check_dimensions(c, (*path, "dimensions"), alarm.dimensions)
         yield from _check_actions(c, path, name, served)
@@ -207,7 +252,7 @@ def _check_actions(c: _Ctx, path: Path, name: str, served: set[str]) -> Iterator
     for i, target in enumerate(actions.revert):
         where = (*path, "actions", "revert", i)
         if target not in c.variants:
-            yield c.error(where, f"alarm {name!r} reverts undeclared variant {target!r}")
+            yield c.error(where, f"alarm {name!r} reverts undeclared variant {target!r}", c.variant_hint(target))
         elif target == reg.baseline:
             yield c.error(where, f"alarm {name!r} reverts the baseline {target!r}: reverted traffic goes to "
                           "the baseline, so it cannot be the target", "revert the variant under test instead")
@@ -219,25 +264,24 @@ def _check_actions(c: _Ctx, path: Path, name: str, served: set[str]) -> Iterator
             yield c.error(where, f"topic name {topic!r} is not a valid SNS topic name (letters, digits, - and _)")
         elif reg.topics and topic not in reg.topics and topic not in c.known.topics:
             yield c.error(where, f"alarm {name!r} notifies undeclared topic {topic!r}",
-                          f"declare it under topics: ({', '.join(sorted(reg.topics))} exist)")
-    if actions.rollback_deployment and reg.deployment is None:
+                          suggest(topic, set(reg.topics) | c.known.topics, "declared topics"))
+    if actions.rollback_deployment and reg.deployment is None and "deployment" not in c.known.broken:
         yield c.error((*path, "actions", "rollback_deployment"), f"alarm {name!r} asks for a deployment rollback "
                       "but the file has no deployment: section", "add deployment: {application: ..., "
                       "deployment_group: ...}")
 
 
 def _check_paths(c: _Ctx) -> Iterator[Diagnostic]:
-    main = {p.name for p in c.registry.phases}
+    main = {p.name for p in c.registry.phases} | c.known.main_phases
     for name, path in c.registry.paths.items():
         if path.branches_from not in main:
             yield c.error(("paths", name, "branches_from"), f"path {name!r} branches from unknown phase "
-                          f"{path.branches_from!r}", f"use one of the main phases: {', '.join(sorted(main))}")
+                          f"{path.branches_from!r}", suggest(path.branches_from, main, "main phases"))
 
 
 def _check_variants(c: _Ctx) -> Iterator[Diagnostic]:
     reg = c.registry
-    served = {v for _, ph in _phase_paths(reg) for w in (ph.weights, ph.internal_weights or {})
-              for v, pct in w.items() if pct > 0}
+    served = c.served
     for name, variant in reg.variants.items():
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", name):
             yield c.error(("variants", name), f"variant name {name!r} must be letters, digits, '.', '_' or '-' "
@@ -256,7 +300,8 @@ def _check_pricing(c: _Ctx) -> Iterator[Diagnostic]:
         return
     for name in c.registry.pricing.variants:
         if name not in c.variants:
-            yield c.error(("pricing", "variants", name), f"pricing names undeclared variant {name!r}", key=True)
+            yield c.error(("pricing", "variants", name), f"pricing names undeclared variant {name!r}",
+                          c.variant_hint(name), key=True)
 
 
 def _check_cache(c: _Ctx) -> Iterator[Diagnostic]:

@@ -7,7 +7,7 @@ turned into plain data by hand (flagging duplicate keys), and a path -> location
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,9 +62,10 @@ class _Builder:
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.loader.construct_object(key_node, deep=True)
-                if not isinstance(key, Hashable):
+                if not isinstance(key, (str, int)) or isinstance(key, bool):
                     self.diagnostics.append(
-                        Diagnostic(_loc(self.file, key_node), "a mapping key must be a plain value")
+                        Diagnostic(_loc(self.file, key_node), f"a mapping key must be a name or a number, not {key!r}",
+                                   hint="quote it if it is meant as text")
                     )
                     continue
                 child = (*path, key)
@@ -97,6 +98,9 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
         problem = exc.problem or str(exc)
         context = f" ({exc.context})" if exc.context else ""
+        start = exc.context_mark
+        if exc.context and start is not None and mark is not None and start.line != mark.line:
+            context = f" ({exc.context} started at line {start.line + 1})"
         return ParsedYaml(None, builder.source, [Diagnostic(where, f"YAML syntax error: {problem}{context}")])
     except yaml.YAMLError as exc:
         return ParsedYaml(None, builder.source, [Diagnostic(Location(file, 1, 1), f"YAML error: {exc}")])
