@@ -7,6 +7,7 @@ no read-modify-write, hence no lost update between the revert handler, people an
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -89,20 +90,50 @@ def delete_parameter(ssm: Any, name: str) -> bool:
     return True
 
 
-def parameter_history(ssm: Any, name: str) -> list[tuple[int, datetime, str]]:
-    """Every stored version of `name` as (version, modified, value), oldest first; [] if it does not exist.
+@dataclass(frozen=True)
+class ParameterVersion:
+    """One stored version of a parameter, as GetParameterHistory returns it."""
 
-    SSM keeps the last 100 versions and drops the history of a deleted parameter.
-    """
-    entries: list[tuple[int, datetime, str]] = []
+    name: str
+    version: int
+    modified: datetime
+    value: str
+    user: str = ""
+    description: str = ""
+
+
+def parameter_versions(ssm: Any, name: str) -> list[ParameterVersion]:
+    """Every stored version of `name`, oldest first, with who wrote it (IAM ARN) and its description; [] if the
+    parameter does not exist. SSM keeps the last 100 versions and drops the history of a deleted parameter."""
+    entries: list[ParameterVersion] = []
     try:
         with aws_call("ssm:GetParameterHistory"):
             paginator = ssm.get_paginator("get_parameter_history")
             for page in paginator.paginate(Name=name, WithDecryption=True):
                 for item in page.get("Parameters", []):
-                    entries.append((int(item["Version"]), item["LastModifiedDate"], item["Value"]))
+                    entries.append(ParameterVersion(name, int(item["Version"]), item["LastModifiedDate"],
+                                                    item["Value"], item.get("LastModifiedUser", ""),
+                                                    item.get("Description", "")))
     except Exception as exc:
         if error_code(exc.__cause__ or exc) == "ParameterNotFound":
             return []
         raise
-    return sorted(entries, key=lambda entry: entry[0])
+    return sorted(entries, key=lambda entry: entry.version)
+
+
+def parameter_history(ssm: Any, name: str) -> list[tuple[int, datetime, str]]:
+    """Every stored version of `name` as (version, modified, value), oldest first; [] if it does not exist."""
+    return [(v.version, v.modified, v.value) for v in parameter_versions(ssm, name)]
+
+
+def last_modified(ssm: Any, name: str) -> datetime | None:
+    """When SSM says `name` was last written (server time), or None if it does not exist."""
+    try:
+        with aws_call("ssm:GetParameter"):
+            response = ssm.get_parameter(Name=name)
+    except Exception as exc:
+        if error_code(exc.__cause__ or exc) == "ParameterNotFound":
+            return None
+        raise
+    modified: datetime = response["Parameter"]["LastModifiedDate"]
+    return modified

@@ -1,0 +1,168 @@
+"""Gate verdicts from data (pure): a metric gate's statistic against its limit, an approval against its minimum.
+
+A verdict is PASS, FAIL or INCONCLUSIVE. Missing data is INCONCLUSIVE, which holds the rollout exactly like a
+failure: a gate is never passed for lack of evidence (STYLE.md 5).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from registry.live_state import ApprovalRecord
+from registry.model import ApprovalGate, MetricGate
+
+# Without a bake, gates are judged over this much recent data (registry.rules warns about it).
+DEFAULT_WINDOW_SECONDS = 3600
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+
+
+def _percentile(q: float) -> Callable[[Sequence[float]], float]:
+    def compute(values: Sequence[float]) -> float:
+        # Nearest rank: the smallest sample with at least q% of the samples at or below it.
+        ordered = sorted(values)
+        rank = max(1, math.ceil(q / 100 * len(ordered)))
+        return ordered[rank - 1]
+
+    return compute
+
+
+def _trimmed_mean(q: float) -> Callable[[Sequence[float]], float]:
+    def compute(values: Sequence[float]) -> float:
+        ordered = sorted(values)
+        kept = [v for v in ordered if v <= _percentile(q)(ordered)]
+        return sum(kept) / len(kept)
+
+    return compute
+
+
+SIMPLE: dict[str, Callable[[Sequence[float]], float]] = {
+    "Average": lambda v: sum(v) / len(v),
+    "Sum": lambda v: float(sum(v)),
+    "Minimum": lambda v: float(min(v)),
+    "Maximum": lambda v: float(max(v)),
+    "SampleCount": lambda v: float(len(v)),
+}
+# Extended statistics computable from raw samples: `p95`, `p99.9`, `tm90` (mean of the samples up to p90).
+EXTENDED: dict[str, Callable[[float], Callable[[Sequence[float]], float]]] = {"p": _percentile, "tm": _trimmed_mean}
+_EXTENDED = re.compile(r"^(p|tm)(\d{1,3}(?:\.\d{1,2})?)$")
+
+
+def statistic_function(statistic: str) -> Callable[[Sequence[float]], float]:
+    """Look a statistic up by name; raise ValueError for one that cannot be computed from raw samples."""
+    if statistic in SIMPLE:
+        return SIMPLE[statistic]
+    match = _EXTENDED.match(statistic)
+    if match and 0 < float(match.group(2)) <= 100:
+        return EXTENDED[match.group(1)](float(match.group(2)))
+    raise ValueError(f"statistic {statistic!r} cannot be computed from raw samples; use one of "
+                     f"{', '.join(SIMPLE)}, pNN or tmNN")
+
+
+def compute_statistic(values: Sequence[float], statistic: str) -> float | None:
+    """The statistic of raw samples, or None when there are none (missing data, never zero)."""
+    if statistic == "SampleCount":
+        return float(len(values))
+    if not values:
+        return None
+    return statistic_function(statistic)(values)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The time range a phase's gates are judged over."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start).total_seconds()
+
+
+def gate_window(entered_at: datetime, bake_seconds: int, now: datetime) -> Window:
+    """The bake window: the last `bake` of the phase (all of it while the bake runs), the last hour without bake."""
+    span = timedelta(seconds=bake_seconds or DEFAULT_WINDOW_SECONDS)
+    return Window(start=max(entered_at, now - span), end=now)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A statistic over a window as a metric source saw it; `value` None means no data."""
+
+    value: float | None
+    sample_count: int | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's verdict, with what it measured and the limit, for people and for --json."""
+
+    kind: str  # "metric" | "approval"
+    label: str
+    limit: str
+    value: float | None
+    verdict: Verdict
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "gate": self.label, "limit": self.limit, "value": self.value,
+                "verdict": self.verdict.value, "reason": self.reason}
+
+
+def metric_label(gate: MetricGate) -> str:
+    dims = ",".join(f"{k}={v}" for k, v in sorted(gate.dimensions.items()))
+    return f"{gate.metric} {gate.statistic}" + (f" [{dims}]" if dims else "")
+
+
+def metric_limit(gate: MetricGate) -> str:
+    parts = []
+    if gate.below is not None:
+        parts.append(f"< {gate.below:g}")
+    if gate.above is not None:
+        parts.append(f"> {gate.above:g}")
+    return " and ".join(parts)
+
+
+def judge_metric(gate: MetricGate, observation: Observation) -> GateResult:
+    """PASS when the value is strictly inside every bound; no value is INCONCLUSIVE (hold, never pass)."""
+    label, limit = metric_label(gate), metric_limit(gate)
+    value = observation.value
+    if value is None or (observation.sample_count == 0 and gate.statistic != "SampleCount"):
+        why = observation.note or "no datapoints in the window"
+        return GateResult("metric", label, limit, None, Verdict.INCONCLUSIVE, f"{label}: no data ({why}): holding")
+    failed = [bound for bound, ok in (
+        (f"< {gate.below:g}" if gate.below is not None else "", gate.below is None or value < gate.below),
+        (f"> {gate.above:g}" if gate.above is not None else "", gate.above is None or value > gate.above),
+    ) if not ok]
+    if failed:
+        return GateResult("metric", label, limit, value, Verdict.FAIL,
+                          f"{label} is {value:g}, must be {' and '.join(failed)}")
+    return GateResult("metric", label, limit, value, Verdict.PASS, f"{label} is {value:g} ({limit})")
+
+
+def judge_approval(gate: ApprovalGate, record: ApprovalRecord | None, entered_at: datetime | None) -> GateResult:
+    """PASS when a sign-off with score >= min_score was recorded since the phase became active."""
+    label = f"approval {gate.approval}"
+    limit = f">= {gate.min_score:g}/{gate.max_score:g}"
+    if record is None:
+        return GateResult("approval", label, limit, None, Verdict.INCONCLUSIVE, f"{label}: not recorded yet")
+    if entered_at is not None and record.at < entered_at:
+        return GateResult("approval", label, limit, record.score, Verdict.INCONCLUSIVE,
+                          f"{label}: the score {record.score:g} by {record.by} predates entering the phase "
+                          f"({record.at.isoformat()}); approve again")
+    if record.score < gate.min_score:
+        return GateResult("approval", label, limit, record.score, Verdict.FAIL,
+                          f"{label}: {record.by} scored {record.score:g}, must be {limit}")
+    return GateResult("approval", label, limit, record.score, Verdict.PASS,
+                      f"{label}: {record.by} scored {record.score:g} ({limit})")

@@ -1,0 +1,137 @@
+"""The phase state machine (pure): which phase is active, what advance and rollback move to.
+
+The main sequence is the file's `phases:`; each alternative path (the memo's Path B) is its own sequence entered
+from its `branches_from` phase with `advance --path NAME`. Advance moves one step; `--to` may name a later phase,
+in which case the phases jumped over are reported (the guard refuses that unless forced, because their gates were
+never checked). Rollback always works and moves back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from registry.compiled import CompiledRegistry
+from registry.errors import UsageError
+from registry.live_state import PhaseRecord
+from registry.model import Registry
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Phase names in order: the main sequence, each path's sequence, and where each path branches from."""
+
+    main: tuple[str, ...]
+    paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    branches_from: dict[str, str | None] = field(default_factory=dict)
+
+    @classmethod
+    def of_registry(cls, registry: Registry) -> Topology:
+        return cls(
+            main=tuple(p.name for p in registry.phases),
+            paths={n: tuple(p.name for p in path.phases) for n, path in registry.paths.items()},
+            branches_from={n: path.branches_from for n, path in registry.paths.items()},
+        )
+
+    @classmethod
+    def of_compiled(cls, compiled: CompiledRegistry) -> Topology:
+        """From the live `registry` parameter, which does not record where paths branch from."""
+        paths: dict[str, list[str]] = {}
+        for phase in compiled.phases:
+            if phase.path:
+                paths.setdefault(phase.path, []).append(phase.name)
+        return cls(
+            main=tuple(p.name for p in compiled.phases if not p.path),
+            paths={n: tuple(names) for n, names in paths.items()},
+            branches_from=dict.fromkeys(paths),
+        )
+
+    def all_phases(self) -> list[str]:
+        return [*self.main, *(name for seq in self.paths.values() for name in seq)]
+
+    def locate(self, phase: str) -> tuple[str | None, int]:
+        """(path name or None for the main sequence, index in that sequence); UsageError if unknown."""
+        if phase in self.main:
+            return None, self.main.index(phase)
+        for name, seq in self.paths.items():
+            if phase in seq:
+                return name, seq.index(phase)
+        raise UsageError(f"unknown phase {phase!r}", hint=f"phases: {', '.join(self.all_phases())}")
+
+    def sequence(self, path: str | None) -> tuple[str, ...]:
+        return self.main if path is None else self.paths[path]
+
+
+def active_phase(topology: Topology, record: PhaseRecord | None) -> str:
+    """The active phase: the recorded one, or the first phase when nothing was ever recorded (an `init`)."""
+    if record is None:
+        if not topology.main:
+            raise UsageError("the registry has no phases", hint="add phases: to the file and apply it")
+        return topology.main[0]
+    return record.phase
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where an advance goes: the target phase, its path, and any phases it jumps over."""
+
+    current: str
+    target: str
+    path: str | None
+    skipped: tuple[str, ...] = ()
+
+
+def advance_step(topology: Topology, current: str, *, to: str | None = None, path: str | None = None) -> Step:
+    """The next phase (or `--to`, or the first phase of `--path`); UsageError when there is none."""
+    cur_path, index = topology.locate(current)
+    if path is not None:
+        if path not in topology.paths:
+            raise UsageError(f"unknown path {path!r}",
+                             hint=f"paths: {', '.join(topology.paths) or '(none in this registry)'}")
+        origin = topology.branches_from.get(path)
+        if origin is not None and origin != current:
+            raise UsageError(f"path {path!r} branches from {origin}, but the active phase is {current}",
+                             hint=f"advance to {origin} first, or roll back to it")
+        first = topology.paths[path][0]
+        if to is not None and to != first:
+            raise UsageError(f"--to {to} is not the first phase of path {path!r} ({first})", hint=f"use --to {first}")
+        return Step(current, first, path)
+    seq = topology.sequence(cur_path)
+    if to is None:
+        if index + 1 >= len(seq):
+            where = f"path {cur_path!r}" if cur_path else "the rollout"
+            raise UsageError(f"{current} is the last phase of {where}; there is nothing to advance to",
+                             hint="voicectl status shows the decommission steps that are due")
+        return Step(current, seq[index + 1], cur_path)
+    to_path, to_index = topology.locate(to)
+    if to_path != cur_path:
+        if to_path is not None and to_index == 0:
+            return advance_step(topology, current, path=to_path)
+        raise UsageError(f"{to} is not on the same sequence as {current}",
+                         hint="use --path NAME to take an alternative path at its decision gate")
+    if to_index <= index:
+        raise UsageError(f"{to} is not after {current}", hint=f"to go back, run: voicectl rollback --to {to}")
+    return Step(current, to, cur_path, skipped=seq[index + 1:to_index])
+
+
+def rollback_target(topology: Topology, current: str, record: PhaseRecord | None, *, to: str | None = None) -> str:
+    """The phase a rollback moves to: `--to`, else the phase before the current one in its sequence (for a path's
+    first phase, the phase it branched from)."""
+    cur_path, index = topology.locate(current)
+    if to is not None:
+        topology.locate(to)
+        if to == current:
+            raise UsageError(f"{to} is already the active phase", hint="voicectl status shows the live state")
+        to_path, to_index = topology.locate(to)
+        if to_path == cur_path and to_index > index:
+            raise UsageError(f"{to} is after {current}: that is an advance", hint=f"run: voicectl advance --to {to}")
+        return to
+    if index > 0:
+        return topology.sequence(cur_path)[index - 1]
+    if cur_path is not None:
+        origin = topology.branches_from.get(cur_path) or (record.previous if record else None)
+        if origin:
+            return origin
+        raise UsageError(f"cannot tell which phase path {cur_path!r} branched from",
+                         hint="pass the registry FILE, or --to PHASE")
+    raise UsageError(f"{current} is the first phase; there is nothing to roll back to",
+                     hint="to take all traffic off a variant now, run: voicectl runbook emergency-revert --reason ...")
