@@ -1,0 +1,76 @@
+"""Runtime settings: one pydantic model, built by `voicectl runtime serve` or by tests, passed down explicitly.
+
+Nothing reads the environment at import time; adapters get the settings object in their constructor
+(`Cls(settings)`), so the Nova Sonic / M1 / CSM adapters find their endpoints and regions here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry.model import Backend
+
+API_GATEWAY_FRAME_LIMIT = 32 * 1024
+
+
+class EmulatedBackendSettings(BaseModel):
+    """How an emulated backend behaves: latency before the first audio, failures, and the audio it speaks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latency: Literal["fixed", "lognormal"] = "lognormal"
+    latency_p50_ms: float = Field(default=150.0, ge=0)
+    latency_p95_ms: float = Field(default=300.0, ge=0, description="Ignored for `fixed`.")
+    failure_rate: float = Field(default=0.0, ge=0, le=1)
+    reply_seconds: float = Field(default=1.0, gt=0, le=60, description="Length of the spoken reply.")
+    chunk_ms: int = Field(default=100, ge=10, le=1000, description="Output audio per chunk.")
+    realtime: bool = Field(default=True, description="Pace output chunks at speaking speed (False: as fast as possible).")
+    tone_hz: float = Field(default=440.0, gt=0, lt=12_000)
+    seed: int = 0
+
+
+class RuntimeSettings(BaseModel):
+    """Everything the voice runtime needs to know, with defaults that match docs/protocol.md."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    namespace: str = "/silentinfinity/voice"
+    fallback_baseline: str = Field(
+        default="transcribe-polly-baseline", description="Served when the runtime never had a registry."
+    )
+    fallback_backend: Backend = Field(default=Backend.M1_PIPELINE, description="Backend of the fallback baseline.")
+    default_cache_ttl_seconds: float = Field(default=30, gt=0, description="Until a registry names its own TTL.")
+    ssm_timeout_seconds: float = Field(default=5, gt=0)
+    internal_token: str | None = Field(default=None, description="When set, `internal: true` needs this token.")
+
+    max_message_bytes: int = Field(default=API_GATEWAY_FRAME_LIMIT, ge=1024, le=1 << 20)
+    max_output_frame_bytes: int = Field(default=9600, ge=2, le=API_GATEWAY_FRAME_LIMIT)
+    max_turn_seconds: float = Field(default=60, gt=0)
+    heartbeat_seconds: float | None = Field(default=30, description="WebSocket ping interval; None disables.")
+    ping_timeout_seconds: float | None = 20
+    idle_timeout_seconds: float = Field(default=120, gt=0)
+    send_queue_frames: int = Field(default=256, ge=4, description="Bound of a session's outgoing queue.")
+    send_timeout_seconds: float = Field(default=10, gt=0, description="A send blocked this long = slow consumer.")
+    max_errors: int = Field(default=50, ge=1, description="Protocol errors tolerated per session before closing.")
+    barge_in_deadline_ms: float = Field(default=500, gt=0, description="Backend must end its turn within this.")
+    backend_open_timeout_seconds: float = Field(default=10, gt=0)
+
+    emulate_missing_backends: bool = Field(
+        default=False, description="Serve nova_sonic/m1_pipeline/csm_sagemaker variants with the emulated backend "
+        "while their adapter modules are not installed (local demo); otherwise such a turn is a BackendError.",
+    )
+    emulated: EmulatedBackendSettings = Field(default_factory=EmulatedBackendSettings)
+    emulated_per_backend: dict[Backend, EmulatedBackendSettings] = Field(default_factory=dict)
+
+    aws_endpoint_url: str | None = None
+    aws_region: str | None = None
+    web_dir: Path | None = Field(default=None, description="Static files served at GET /; default voice_runtime/web.")
+
+    def emulated_for(self, backend: Backend) -> EmulatedBackendSettings:
+        """The emulated behaviour for one backend kind (its own entry, else the shared one)."""
+        return self.emulated_per_backend.get(backend, self.emulated)
