@@ -27,7 +27,7 @@ class EmulatedBackendSettings(BaseModel):
     failure_rate: float = Field(default=0.0, ge=0, le=1)
     reply_seconds: float = Field(default=1.0, gt=0, le=60, description="Length of the spoken reply.")
     chunk_ms: int = Field(default=100, ge=10, le=1000, description="Output audio per chunk.")
-    realtime: bool = Field(default=True, description="Pace output chunks at speaking speed (False: as fast as possible).")
+    realtime: bool = Field(default=True, description="Pace output at speaking speed (else as fast as possible).")
     tone_hz: float = Field(default=440.0, gt=0, lt=12_000)
     seed: int = 0
 
