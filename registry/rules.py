@@ -168,7 +168,7 @@ def _check_phases(c: _Ctx) -> Iterator[Diagnostic]:
             yield from _check_gate(c, (*path, "gates", g), gate, phase)
         if phase.gates and not phase.bake:
             yield c.warn((*path, "gates"), f"phase {phase.name!r} has gates but no bake: they are judged over "
-                         "the last hour only", "add bake: 48h (the memo's watch window)")
+                         "the last hour only", "add bake: 48h (the memo's watch window)", key=True)
         for s, step in enumerate(phase.decommission):
             if step.variant not in c.variants:
                 yield c.error((*path, "decommission", s, "variant"),

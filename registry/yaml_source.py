@@ -101,6 +101,8 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
         start = exc.context_mark
         if exc.context and start is not None and mark is not None and start.line != mark.line:
             context = f" ({exc.context} started at line {start.line + 1})"
+        if exc.context and problem.startswith("but "):  # PyYAML splits "expected X, but found Y" in two
+            problem, context = f"{exc.context}, {problem}", ""
         return ParsedYaml(None, builder.source, [Diagnostic(where, f"YAML syntax error: {problem}{context}")])
     except yaml.YAMLError as exc:
         return ParsedYaml(None, builder.source, [Diagnostic(Location(file, 1, 1), f"YAML error: {exc}")])
