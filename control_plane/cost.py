@@ -93,13 +93,21 @@ def variant_cost(pricing: Pricing, variant: str, turns: int) -> VariantCost:
 
 
 def phase_costs(registry: Registry, turns: int) -> list[PhaseCost]:
-    """Each phase's traffic mix: variable costs scale with the share, fixed costs apply once a variant has any."""
-    assert registry.pricing is not None
+    """Each phase's monthly bill at `turns` external turns a month.
+
+    Variable costs scale with a variant's external share. Fixed costs (GPU instances, tasks) are paid in full as
+    soon as a phase serves the variant at all, internal-only included: the memo's Path B runs two ml.g5.xlarge
+    24/7 for an internal test. Internal traffic itself is taken as negligible next to production.
+    """
+    if registry.pricing is None:
+        raise ValueError("the registry has no pricing section")
     out = []
     for phase in registry.all_phases():
         by_variant: dict[str, float] = {}
-        for variant, pct in phase.weights.items():
-            if pct <= 0:
+        internal = phase.internal_weights or {}
+        for variant in [*phase.weights, *(v for v in internal if v not in phase.weights)]:
+            pct = phase.weights.get(variant, 0)
+            if pct <= 0 and internal.get(variant, 0) <= 0:
                 continue
             cost = variant_cost(registry.pricing, variant, turns)
             by_variant[variant] = cost.fixed_monthly + cost.variable_per_turn * turns * pct / 100
