@@ -1,0 +1,50 @@
+"""Test helper: real boto3 clients that record every AWS operation and can fail the Nth write.
+
+The hook sits on botocore's `before-call` event, so it sees paginated reads too, and a raised ClientError
+leaves the call unsent, exactly like an API that refused it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from control_plane.aws.session import Clients
+
+READ_PREFIXES = ("Get", "Describe", "List")
+
+
+def is_write(operation: str) -> bool:
+    return not operation.startswith(READ_PREFIXES)
+
+
+@dataclass
+class RecordingClients(Clients):
+    """Clients whose calls land in `calls` as (service, operation); `fail_write` = N makes the Nth write fail
+    with `fail_code`. `fail_operation` makes every call of that operation fail instead."""
+
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    fail_write: int | None = None
+    fail_operation: str | None = None
+    fail_code: str = "InternalFailure"
+
+    def client(self, service: str) -> Any:
+        fresh = service not in self._cache
+        made = super().client(service)
+        if fresh:
+            made.meta.events.register("before-call.*.*", self._hook(service))
+        return made
+
+    def _hook(self, service: str) -> Any:
+        def before_call(model: Any, **_: Any) -> None:
+            op = model.name
+            self.calls.append((service, op))
+            if op == self.fail_operation or (is_write(op) and self.fail_write == len(self.writes)):
+                raise ClientError({"Error": {"Code": self.fail_code, "Message": "injected failure"}}, op)
+        return before_call
+
+    @property
+    def writes(self) -> list[tuple[str, str]]:
+        return [c for c in self.calls if is_write(c[1])]
