@@ -8,21 +8,34 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from cli.options import JsonFlag, RegistryFile
 from cli.output import Output
 from control_plane.compiler import Plan, compile_plan
 from control_plane.cost import break_even, phase_costs, variant_cost
 from registry.compiled import CompiledRegistry
-from registry.errors import RegistryInvalid, UsageError
+from registry.errors import Diagnostic, RegistryInvalid, UsageError
 from registry.loader import load_file
 from registry.model import ApprovalGate, MetricGate, Registry
+
+
+def print_diagnostic(out: Output, d: Diagnostic) -> None:
+    """One finding on stderr as `file:line:col: severity: message (fix: hint)`, colour on the severity only.
+
+    Built as rich Text, never markup: messages quote the user's file, and a `[/x]` in it must print as written.
+    """
+    colour = "yellow" if d.severity == "warning" else "bold red"
+    text = Text.assemble(f"{d.location}: ", (d.severity, colour), f": {d.message}")
+    if d.hint:
+        text.append(f" (fix: {d.hint})", style="dim")
+    out.err.print(text)
 
 
 def _load_or_raise(path: Path, out: Output) -> Registry:
     result = load_file(path)
     for d in result.diagnostics:
-        (out.warning if d.severity == "warning" else out.error)(str(d))
+        print_diagnostic(out, d)
     if result.registry is None:
         raise RegistryInvalid(result.diagnostics)
     return result.registry
@@ -48,10 +61,10 @@ def validate(
                                          "message": d.message, "hint": d.hint} for d in result.diagnostics]})
         if not json_out:
             for d in result.diagnostics:
-                (out.warning if d.severity == "warning" else out.error)(str(d))
+                print_diagnostic(out, d)
             errors, warnings = len(result.errors), len(result.warnings)
-            status = "[green]valid[/green]" if result.registry else "[red]invalid[/red]"
-            out.show(f"{path}: {status} ({errors} error(s), {warnings} warning(s))")
+            status = ("valid", "green") if result.registry else ("invalid", "red")
+            out.show(Text.assemble(f"{path}: ", status, f" ({errors} error(s), {warnings} warning(s))"))
     if json_out:
         out.data(reports)
     if failed:
@@ -77,6 +90,11 @@ def compile_cmd(
         typer.echo(text, nl=False)
 
 
+def _row(table: Table, *cells: str) -> None:
+    """Add a row of plain text: cells quote the user's file, so they are never parsed as rich markup."""
+    table.add_row(*(Text(cell, overflow="fold") for cell in cells))
+
+
 def render_explanation(registry: Registry, plan: Plan, out: Output) -> None:
     """Tables a person reads to understand a registry: variants, phases and gates, alarms, the plan."""
     variants = Table(title="Variants", title_justify="left")
@@ -84,7 +102,7 @@ def render_explanation(registry: Registry, plan: Plan, out: Output) -> None:
         variants.add_column(col)
     for name, v in registry.variants.items():
         tag = " (baseline)" if name == registry.baseline else ""
-        variants.add_row(name + tag, v.resolved_backend().value, v.transport.value, str(v.internal_only),
+        _row(variants, name + tag, v.resolved_backend().value, v.transport.value, str(v.internal_only),
                          str(v.barge_in_enabled))
     out.show(variants)
 
@@ -100,9 +118,9 @@ def render_explanation(registry: Registry, plan: Plan, out: Output) -> None:
                 gates.append(f"{gate.metric} {gate.statistic} ({dims}) {bound}")
             elif isinstance(gate, ApprovalGate):
                 gates.append(f"sign-off {gate.approval} >= {gate.min_score:g}/{gate.max_score:g}")
-        weights = " ".join(f"{k}={v}" for k, v in phase.weights.items() if v)
-        internal = " ".join(f"{k}={v}" for k, v in (phase.internal_weights or {}).items() if v)
-        phases.add_row(phase.name, weights, internal or "-", phase.bake or "-", "\n".join(gates) or "-")
+        weights = "\n".join(f"{k}={v}" for k, v in phase.weights.items() if v)
+        internal = "\n".join(f"{k}={v}" for k, v in (phase.internal_weights or {}).items() if v)
+        _row(phases, phase.name, weights, internal or "-", phase.bake or "-", "\n".join(gates) or "-")
     out.show(phases)
 
     alarms = Table(title="Alarms", title_justify="left")
@@ -116,11 +134,11 @@ def render_explanation(registry: Registry, plan: Plan, out: Output) -> None:
         acts = [f"notify {t}" for t in spec.notify] + [f"revert {v}" for v in spec.revert]
         if spec.rollback_deployment:
             acts.append("roll back deployment")
-        alarms.add_row(spec.name, cond, a["TreatMissingData"], ", ".join(acts))
+        _row(alarms, spec.name, cond, a["TreatMissingData"], ", ".join(acts))
     out.show(alarms)
     for p in plan.parameters:
-        out.show(f"SSM {p.name}: {len(p.value.encode())} bytes, {p.tier} tier")
-    out.show(f"SNS topics: {', '.join(t.name for t in plan.topics) or '-'}")
+        out.show(Text(f"SSM {p.name}: {len(p.value.encode())} bytes, {p.tier} tier"))
+    out.show(Text(f"SNS topics: {', '.join(t.name for t in plan.topics) or '-'}"))
 
 
 def explain(file: RegistryFile) -> None:
@@ -174,8 +192,8 @@ def cost(
         return
     cur = pricing.currency
     for c in costs:
-        table = Table(title=f"{c.variant}: {cur} {c.monthly:,.2f}/month, {c.per_turn:.4f}/turn at {volume:,} turns",
-                      title_justify="left")
+        title = f"{c.variant}: {cur} {c.monthly:,.2f}/month, {c.per_turn:.4f}/turn at {volume:,} turns"
+        table = Table(title=Text(title), title_justify="left")
         table.add_column("item")
         table.add_column("monthly", justify="right")
         table.add_column("memo says", justify="right")
@@ -183,15 +201,15 @@ def cost(
             memo = ""
             if ln.memo_monthly is not None and abs(ln.monthly - ln.memo_monthly) > 0.01 * max(ln.memo_monthly, 1):
                 memo = f"{ln.memo_monthly:,.2f} (off by {ln.monthly - ln.memo_monthly:+,.2f})"
-            table.add_row(ln.item, f"{ln.monthly:,.2f}", memo)
+            _row(table, ln.item, f"{ln.monthly:,.2f}", memo)
         out.show(table)
     mix = Table(title="Each phase's traffic mix", title_justify="left")
     for col in ("phase", "weights", f"monthly {cur}", f"per turn {cur}"):
         mix.add_column(col, justify="right" if col != "phase" else "left")
     for p in phases:
-        mix.add_row(p.phase, " ".join(f"{k}={v}" for k, v in p.weights.items() if v), f"{p.monthly:,.2f}",
+        _row(mix, p.phase, "\n".join(f"{k}={v}" for k, v in p.weights.items() if v), f"{p.monthly:,.2f}",
                     f"{p.per_turn:.4f}")
     out.show(mix)
     for b in crossings:
-        out.show(f"break-even: {b.cheaper_below} is cheaper below {b.turns_per_month:,.0f} turns/month, "
-                 f"{b.cheaper_above} above it")
+        out.show(Text(f"break-even: {b.cheaper_below} is cheaper below {b.turns_per_month:,.0f} turns/month, "
+                      f"{b.cheaper_above} above it"))

@@ -146,7 +146,8 @@ def _describe(error: Any, path: list[int | str], data: Any) -> tuple[str, str | 
         place = "at the top level" if not path[:-1] else f"in {where}"
         return f"unknown key {name!r} {place}", (f"did you mean {close[0]!r}?" if close else f"remove it{fields}")
     if kind == "missing":
-        return f"{where or 'the registry'} is missing required key {name!r}", f"add {name}: ..."
+        place = "at the top level" if not path[:-1] else f"in {where}"
+        return f"missing required key {name!r} {place}", f"add {name}: ..."
     got = error.get("input")
     shown = f" (got {got!r})" if not isinstance(got, (dict, list)) else ""
     label = _dotted(path, data)

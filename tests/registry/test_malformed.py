@@ -157,8 +157,8 @@ CASES = [
     pytest.param(Case(ALARM1_DIMS, ALARM1_DIMS.replace("sonic-unified}", "sonic}"),
                       "dimension Variant names undeclared variant 'sonic'", "sonic}"),
                  id="dimension-undeclared-variant"),
-    pytest.param(Case("    metric: InvocationErrors\n", "", "alarms.VoiceM2_Bedrock_Error_Spike is missing "
-                      "required key 'metric'", "description: Bedrock service"), id="missing-required-key"),
+    pytest.param(Case("    metric: InvocationErrors\n", "", "missing required key 'metric' in "
+                      "alarms.VoiceM2_Bedrock_Error_Spike", "description: Bedrock service"), id="missing-required-key"),
     # gates
     pytest.param(Case(GATE_P1, GATE_P1 + " above: 1,", "a metric gate takes one of below: or above:, not both",
                       "above: 1"), id="gate-below-and-above"),

@@ -1,0 +1,179 @@
+"""voicectl validate / compile / explain / schema / cost, end to end.
+
+Exit codes and "no traceback" are checked through the real console script (subprocess), because the mapping of
+errors to exit codes lives in cli.app.main; output details go through typer's CliRunner, in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "voice-m2.yaml"
+VOICECTL = Path(sys.executable).parent / "voicectl"
+runner = CliRunner()
+
+
+def voicectl(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(VOICECTL), *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "NO_COLOR": "1"})
+
+
+@pytest.fixture
+def bad_file(tmp_path: Path) -> Path:
+    text = EXAMPLE.read_text()
+    text = text.replace("    statistic: p95\n", "    statistic: P95\n", 1)
+    text = text.replace("{transcribe-polly-baseline: 75, sonic-unified: 25,", "{transcribe-polly-baseline: 75, "
+                        "sonic-unified: 26,", 1)
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    return path
+
+
+def line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def test_validate_example_exits_0() -> None:
+    done = voicectl("validate", EXAMPLE)
+    assert done.returncode == 0, done.stderr
+    assert "voice-m2.yaml: valid (0 error(s), 0 warning(s))" in done.stdout
+
+
+def test_validate_bad_file_exits_1_with_locations_and_no_traceback(bad_file: Path) -> None:
+    done = voicectl("validate", bad_file, EXAMPLE)  # several files in one run: the good one is still checked
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    stat_line, weight_line = line_of(bad_file, "statistic: P95"), line_of(bad_file, "sonic-unified: 26")
+    assert f"{bad_file}:{weight_line}:14: error: weights sum to 101, not 100" in done.stderr
+    assert f"{bad_file}:{stat_line}:16: error: statistic 'P95' is not valid for CloudWatch (fix: write it in " \
+           "lower case: p95)" in done.stderr
+    assert done.stderr.index(f":{weight_line}:14:") < done.stderr.index(f":{stat_line}:16:")  # file order
+    assert f"{bad_file}: invalid (2 error(s), 0 warning(s))" in done.stdout
+    assert "voice-m2.yaml: valid (0 error(s), 0 warning(s))" in done.stdout
+
+
+@pytest.mark.parametrize("args", [["validate"], ["validate", "--bogus", "x.yaml"], ["compile"], ["nosuchcommand"]],
+                         ids=["missing-argument", "unknown-option", "compile-without-file", "unknown-command"])
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    done = voicectl(*args)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "Usage: voicectl" in done.stderr
+
+
+def test_compile_bad_file_exits_1_without_traceback(bad_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    done = voicectl("compile", bad_file, "--out", out)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "error: 2 error(s) in registry; fix the lines listed above and run voicectl validate" in done.stderr
+    assert not out.exists(), "nothing is written for an invalid file"
+
+
+def test_compile_missing_file_exits_1() -> None:
+    done = voicectl("compile", "no/such/file.yaml")
+    assert done.returncode == 1
+    assert "no/such/file.yaml:1:1: error: cannot read the file: No such file or directory" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_validate_json_reports_every_diagnostic(bad_file: Path) -> None:
+    result = runner.invoke(app, ["validate", "--json", str(bad_file)])
+    assert result.exit_code == 1
+    (report,) = json.loads(result.stdout)
+    assert report["valid"] is False
+    assert [(d["line"], d["column"], d["severity"]) for d in report["diagnostics"]] == [
+        (line_of(bad_file, "sonic-unified: 26"), 14, "error"), (line_of(bad_file, "statistic: P95"), 16, "error")]
+    assert report["diagnostics"][1]["hint"] == "write it in lower case: p95"
+
+
+def test_compile_out_is_deterministic(tmp_path: Path) -> None:
+    first, second = tmp_path / "a" / "plan.json", tmp_path / "b.json"
+    for target in (first, second):
+        result = runner.invoke(app, ["compile", str(EXAMPLE), "--out", str(target)])
+        assert result.exit_code == 0, result.output
+    assert first.read_bytes() == second.read_bytes()
+    plan = json.loads(first.read_text())
+    assert [a["name"] for a in plan["alarms"]] == ["VoiceM2_Bedrock_Error_Spike", "VoiceM2_Error_Rate_Breach",
+                                                   "VoiceM2_P95_Breach", "VoiceM2_TTFA_Regression"]
+    stdout = runner.invoke(app, ["compile", str(EXAMPLE)]).stdout
+    assert stdout.encode() == first.read_bytes()
+
+
+def test_explain_shows_variants_phases_alarms() -> None:
+    result = runner.invoke(app, ["explain", str(EXAMPLE)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    for text in ("transcribe-polly-baseline (baseline)", "nova_sonic", "Phase3_Week4", "sonic-unified=5", "48h",
+                 "VoiceM2_TTFA_ms p50 (sonic-unified) < 300", "sign-off mirror_tone_quality >= 4/5",
+                 "AWS/Bedrock InvocationErrors Sum GreaterThanThreshold 5 for 1 of 1 x 60 s",
+                 "revert sonic-unified, roll back deployment", "SSM /silentinfinity/voice/registry: 2400 bytes, "
+                 "Standard tier"):
+        assert text in result.stdout, text
+
+
+def test_explain_prints_user_text_verbatim(tmp_path: Path) -> None:
+    # Alarm names are user text: a rich-markup-looking name must print as written, not crash the renderer.
+    path = tmp_path / "markup.yaml"
+    path.write_text(EXAMPLE.read_text().replace("  VoiceM2_TTFA_Regression:", "  'VoiceM2 [/x] [bold]':"))
+    result = runner.invoke(app, ["explain", str(path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "VoiceM2 [/x] [bold]" in result.stdout
+
+
+@pytest.mark.parametrize(("flag", "file"), [([], "voice-registry.schema.json"),
+                                            (["--compiled"], "compiled-registry.schema.json")])
+def test_schema_prints_the_committed_schema(flag: list[str], file: str) -> None:
+    result = runner.invoke(app, ["schema", *flag])
+    assert result.exit_code == 0
+    assert result.stdout == (ROOT / "schema" / file).read_text()
+
+
+def test_cost_json_figures() -> None:
+    result = runner.invoke(app, ["cost", str(EXAMPLE), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    totals = {v["variant"]: v["monthly"] for v in data["variants"]}
+    assert totals == {"transcribe-polly-baseline": 1095.20, "sonic-unified": 3996.49, "sesame-csm1b": 2385.65,
+                      "ws-echo": 15.0}
+    per_turn = {v["variant"]: v["per_turn"] for v in data["variants"]}
+    assert per_turn["sonic-unified"] == 0.07993
+    nova_lines = {ln["item"]: (ln["monthly"], ln["memo_monthly"]) for ln in data["variants"][1]["lines"]}
+    assert nova_lines["Nova Sonic speech input tokens"] == (433.5, 362.0)
+    assert nova_lines["Nova Sonic speech output tokens"] == (3468.0, 2890.0)
+    assert {"cheaper_below": "sonic-unified", "cheaper_above": "sesame-csm1b", "turns_per_month": 28180} in \
+        data["break_even"]
+
+
+def test_cost_human_output_flags_the_memos_errors() -> None:
+    result = runner.invoke(app, ["cost", str(EXAMPLE)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "sonic-unified: USD 3,996.49/month, 0.0799/turn at 50,000 turns" in result.stdout
+    assert "2,890.00 (off by +578.00)" in result.stdout
+    assert "362.00 (off by +71.50)" in result.stdout
+    assert "break-even: sonic-unified is cheaper below 28,180 turns/month, sesame-csm1b above it" in result.stdout
+
+
+def test_cost_at_another_volume() -> None:
+    result = runner.invoke(app, ["cost", str(EXAMPLE), "--json", "--turns-per-month", "200000"])
+    totals = {v["variant"]: v["monthly"] for v in json.loads(result.stdout)["variants"]}
+    assert totals["sonic-unified"] == 15985.95
+    assert totals["sesame-csm1b"] == 3301.4
+
+
+def test_cost_without_pricing_is_a_usage_error(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text()
+    path = tmp_path / "nopricing.yaml"
+    path.write_text(text[: text.index("# The memo's cost model")])
+    done = voicectl("cost", path)
+    assert done.returncode == 2
+    assert "has no pricing: section" in done.stderr
+    assert "Traceback" not in done.stderr
