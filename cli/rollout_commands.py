@@ -1,9 +1,520 @@
-"""Command group placeholder: filled by the capability that owns it."""
+"""advance, rollback, approve, override, status, history, runbook, decommission: the rollout against live SSM.
+
+Where the data comes from (the same for every command here):
+  * WHICH namespace: --namespace NS (or $VOICECTL_NAMESPACE), else the `namespace:` of the registry FILE.
+  * WHAT runtimes serve (phases, weights, alarms): the applied `<namespace>/registry` parameter, never the file.
+  * The rollout POLICY (bakes, gates, approvals, paths' decision gates, decommission steps) is not compiled into
+    the runtime's parameter, so it is read from FILE; advance refuses when FILE is not what is applied.
+The clock is read in one place (_now): $VOICECTL_NOW (ISO 8601) pins it, for tests and rehearsals.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from cli import rollout_render as render
+from cli.options import EndpointUrl, JsonFlag, Profile, Region, clients_from
+from cli.output import Output
+from control_plane.aws import live_store
+from control_plane.aws.metrics_source import MetricQuery, alarm_states, metric_source
+from control_plane.aws.session import Clients
+from control_plane.history import history_parameters, merge_history
+from control_plane.overrides import (
+    AuditRecord,
+    clearable,
+    describe_override,
+    param_audit,
+    parse_assignment,
+    person_override,
+    runbook_pins_left,
+)
+from control_plane.rollout.decommission import decommission_steps, due_deprecations
+from control_plane.rollout.gates import (
+    GateResult,
+    approval_gate_for,
+    approval_records,
+    gate_window,
+    judge_approval,
+    judge_metric,
+    param_approval_of,
+)
+from control_plane.rollout.guard import Decision, Facts, decide
+from control_plane.rollout.machine import Step, Topology, active_phase, advance_step, rollback_target
+from control_plane.runbook import RunbookContext, emergency_map, guaranteed_at, map_json, render_runbook, verify
+from control_plane.status import StatusInput, build_status
+from registry.compiled import CompiledRegistry, compile_registry
+from registry.errors import GuardRefused, RegistryInvalid, UsageError, VoiceCtlError
+from registry.live_state import (
+    ApprovalRecord,
+    DeprecationRecord,
+    LiveState,
+    PhaseRecord,
+    live_state_from_parameters,
+    param_deprecation,
+    param_override,
+    param_phase,
+    param_runbook,
+)
+from registry.loader import load_file
+from registry.model import ApprovalGate, MetricGate, Registry
+
+NOW_ENV = "VOICECTL_NOW"
+
+FileArg = Annotated[Path | None, typer.Argument(help="Registry file: its namespace, and the rollout policy (bakes, "
+                                                "gates, paths, decommission).", show_default=False)]
+FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="Registry file (namespace and policy).")]
+Namespace = Annotated[str | None, typer.Option("--namespace", "-n", envvar="VOICECTL_NAMESPACE",
+                                               help="SSM namespace, e.g. /silentinfinity/voice (else FILE's).")]
+Actor = Annotated[str | None, typer.Option("--actor", envvar="VOICECTL_ACTOR", help="Who (default: $USER).")]
+ReasonOpt = Annotated[str, typer.Option("--reason", help="Why: recorded in SSM parameter history, the audit log.")]
+MetricsFrom = Annotated[str, typer.Option("--metrics-from", envvar="VOICECTL_METRICS_FROM",
+                                          help="Gate data: cloudwatch (GetMetricData) or samples:PATH (JSON lines).")]
+
+
+def _now() -> datetime:
+    """The one clock of these commands: $VOICECTL_NOW when set (tests, rehearsals), else UTC now."""
+    pinned = os.environ.get(NOW_ENV)
+    if not pinned:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(pinned)
+    except ValueError as exc:
+        raise UsageError(f"{NOW_ENV}={pinned!r} is not ISO 8601", hint="e.g. 2026-05-01T12:00:00+00:00") from exc
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _actor(actor: str | None) -> str:
+    return actor or os.environ.get("USER") or "unknown"
+
+
+@dataclass
+class Ctx:
+    namespace: str
+    policy: Registry | None
+    clients: Clients
+    out: Output
+    now: datetime
+
+    @property
+    def ssm(self) -> Any:
+        return self.clients.ssm
+
+
+def _ctx(file: Path | None, namespace: str | None, endpoint: str | None, region: str | None,
+         profile: str | None, json_out: bool = False) -> Ctx:
+    out = Output(json_mode=json_out)
+    policy = None
+    if file is not None:
+        loaded = load_file(file)
+        for d in loaded.diagnostics:  # printed here: the CLI's error handler only prints the summary
+            (out.warning if d.severity == "warning" else out.error)(str(d))
+        if loaded.registry is None:
+            raise RegistryInvalid(loaded.diagnostics)
+        policy = loaded.registry
+    if namespace and policy and namespace.rstrip("/") != policy.namespace:
+        raise UsageError(f"--namespace {namespace} differs from {file}'s namespace {policy.namespace}",
+                         hint="drop --namespace, or pass the file of that namespace")
+    ns = (namespace or (policy.namespace if policy else "")).rstrip("/")
+    if not ns:
+        raise UsageError("which rollout? no namespace given",
+                         hint="pass the registry FILE, --namespace /silentinfinity/voice, or set VOICECTL_NAMESPACE")
+    return Ctx(ns, policy, clients_from(endpoint, region, profile), out, _now())
+
+
+def _applied(ctx: Ctx, state: LiveState) -> CompiledRegistry:
+    if state.registry is None:
+        raise VoiceCtlError(f"nothing is applied under {ctx.namespace} (no registry parameter)",
+                            hint="run: voicectl apply FILE")
+    return state.registry
+
+
+def _topology(ctx: Ctx, compiled: CompiledRegistry) -> Topology:
+    return Topology.of_registry(ctx.policy) if ctx.policy else Topology.of_compiled(compiled)
+
+
+def _judge(ctx: Ctx, values: dict[str, str], state: LiveState, step: Step, entered_at: datetime,
+           metrics_from: str) -> Decision:
+    """Fetch what the guard needs (gate data, approvals, alarm states) and decide."""
+    assert ctx.policy is not None
+    compiled = _applied(ctx, state)
+    phase = ctx.policy.phase(step.current)
+    if phase is None:
+        raise UsageError(f"the active phase {step.current} is not in the file", hint="pass the applied registry file")
+    window = gate_window(entered_at, phase.bake_seconds, ctx.now)
+    source = metric_source(metrics_from, ctx.clients) if any(isinstance(g, MetricGate) for g in phase.gates) \
+        else None
+    approvals = approval_records(ctx.namespace, values)
+    results: list[GateResult] = []
+    for gate in phase.gates:
+        if isinstance(gate, MetricGate):
+            assert source is not None
+            query = MetricQuery(ctx.policy.metric_namespace_of(gate.namespace), gate.metric, gate.dimensions,
+                                gate.statistic, window)
+            results.append(judge_metric(gate, source.observe(query)))
+        elif isinstance(gate, ApprovalGate):
+            results.append(judge_approval(gate, approvals.get((step.current, gate.approval)), entered_at))
+    alarms = alarm_states(ctx.clients.cloudwatch, sorted(compiled.alarms)) if compiled.alarms else {}
+    return decide(Facts(step=step, now=ctx.now, entered_at=entered_at, bake_seconds=phase.bake_seconds,
+                        gates=results, alarms=alarms, overrides=state.overrides, runbook=state.runbook,
+                        applied_digest=compiled.digest, file_digest=compile_registry(ctx.policy).digest,
+                        problems=state.problems))
+
+
+def _write_phase(ctx: Ctx, record: PhaseRecord) -> int:
+    return live_store.put_record(ctx.ssm, param_phase(ctx.namespace), record,
+                                 description=f"{record.action} to {record.phase} by {record.actor}: {record.reason}")
+
+
+def advance(
+    file: FileArg = None,
+    to: Annotated[str | None, typer.Option("--to", help="Target phase (default: the next one).")] = None,
+    path: Annotated[str | None, typer.Option("--path", help="Take this alternative path at its decision gate.")] = None,
+    reason: ReasonOpt = "",
+    force: Annotated[bool, typer.Option("--force", help="Advance although the guard refuses (needs --reason; "
+                                        "recorded as action 'force').")] = False,
+    namespace: Namespace = None, actor: Actor = None, metrics_from: MetricsFrom = "cloudwatch",
+    json_out: JsonFlag = False, endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Move the rollout one phase forward, only when it is safe.
+
+    Advances when the active phase's bake has elapsed, every gate holds over the bake window (missing data holds),
+    each approval gate has a sign-off (voicectl approve), no alarm of the registry is in ALARM, no override or
+    runbook map is active, and FILE is what is applied. Otherwise exits 3 listing every failed condition and when
+    it could pass. FILE is required (it holds the gates), except with --force. Before any advance was ever made
+    the first phase is active; the first advance records it (action 'init') and starts its bake.
+    """
+    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    if force and not reason.strip():
+        raise UsageError("--force needs --reason", hint="say why the guard is overridden: it goes to the audit log")
+    if ctx.policy is None and not force:
+        raise UsageError("advance checks the gates written in the registry file",
+                         hint="pass the applied registry FILE (or --force --reason to skip the guard)")
+    values = live_store.read_namespace(ctx.ssm, ctx.namespace)
+    state = live_state_from_parameters(ctx.namespace, values)
+    compiled = _applied(ctx, state)
+    topology = _topology(ctx, compiled)
+    current = active_phase(topology, state.phase)
+    record = state.phase
+    if record is None:
+        record = PhaseRecord(phase=current, action="init", actor=_actor(actor), at=ctx.now,
+                             reason=f"first advance: the rollout starts at {current}")
+        _write_phase(ctx, record)
+        ctx.out.hint(f"initialised: {current} is active since {ctx.now.isoformat()} (its bake starts now)")
+    step = advance_step(topology, current, to=to, path=path)
+    decision = _judge(ctx, values, state, step, record.at, metrics_from) if ctx.policy else None
+    if decision and not json_out:
+        render.decision(ctx.out, step, decision)
+    refused = decision is not None and not decision.allowed
+    result: dict[str, object] = {"namespace": ctx.namespace, "from": step.current, "to": step.target,
+                                 "path": step.path, "decision": decision.to_dict() if decision else None}
+    if refused and not force:
+        assert decision is not None
+        if json_out:
+            ctx.out.data({**result, "advanced": False})
+        earliest = decision.earliest
+        raise GuardRefused(
+            f"advance {step.current} -> {step.target} refused: " + "; ".join(r.message for r in decision.reasons),
+            hint=(f"it could pass at {earliest.isoformat()}" if earliest else
+                  "fix the conditions above; or override with --force --reason '...'"))
+    forced = [r.code.value for r in decision.reasons] if decision else ["guard not evaluated (no FILE)"]
+    new = PhaseRecord(phase=step.target, path=step.path, action="force" if force and (refused or not decision)
+                      else "advance", actor=_actor(actor), at=ctx.now, previous=step.current,
+                      reason=reason + (f" [forced past: {', '.join(forced)}]" if force and forced else ""))
+    version = _write_phase(ctx, new)
+    after = state.model_copy(update={"phase": new})
+    render.moved(ctx.out, new, after, version, result, json_out)
+
+
+def rollback(
+    file: FileArg = None,
+    to: Annotated[str | None, typer.Option("--to", help="Target phase (default: the previous one).")] = None,
+    reason: ReasonOpt = "",
+    namespace: Namespace = None, actor: Actor = None, json_out: JsonFlag = False,
+    endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Move the rollout back (default: the previous phase). Always allowed: no bake, gate or alarm is checked.
+
+    Overrides stay in place; clear them separately once the cause is fixed.
+    """
+    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    state = live_store.read_live_state(ctx.ssm, ctx.namespace)
+    topology = _topology(ctx, _applied(ctx, state))
+    current = active_phase(topology, state.phase)
+    target = rollback_target(topology, current, state.phase, to=to)
+    new = PhaseRecord(phase=target, path=topology.locate(target)[0], action="rollback", actor=_actor(actor),
+                      reason=reason, at=ctx.now, previous=current)
+    version = _write_phase(ctx, new)
+    render.moved(ctx.out, new, state.model_copy(update={"phase": new}), version,
+                 {"namespace": ctx.namespace, "from": current, "to": target}, json_out)
+
+
+def approve(
+    phase: Annotated[str, typer.Argument(help="The phase whose approval gate is signed off.", show_default=False)],
+    file: FileArg = None,
+    score: Annotated[float, typer.Option("--score", help="The rating, e.g. 4.2 (of the gate's max_score).")] = -1,
+    by: Annotated[str, typer.Option("--by", help="Who rated (person or panel).")] = "",
+    approval: Annotated[str | None, typer.Option("--approval", help="Which approval gate (if several).")] = None,
+    note: Annotated[str, typer.Option("--note", help="Free text kept with the sign-off.")] = "",
+    namespace: Namespace = None, json_out: JsonFlag = False,
+    endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Record a manual sign-off for a phase's approval gate (the memo's quality rating >= 4/5).
+
+    Only a sign-off recorded while the phase is active counts; the guard compares the score with min_score.
+    """
+    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    if not by.strip() or score < 0:
+        raise UsageError("approve needs --score and --by", hint=f"e.g. voicectl approve {phase} --score 4.2 --by qa")
+    if ctx.policy is not None:
+        approval = approval_gate_for(ctx.policy, phase, approval, score).approval
+    if not approval:
+        raise UsageError("without the registry FILE, name the gate with --approval", hint="or pass FILE")
+    record = ApprovalRecord(phase=phase, approval=approval, score=score, by=by, at=ctx.now, note=note)
+    version = live_store.put_record(ctx.ssm, param_approval_of(ctx.namespace, phase, approval), record,
+                                    description=f"{approval} of {phase}: {score:g} by {by}")
+    if json_out:
+        ctx.out.data({**record.model_dump(mode="json"), "version": version})
+    else:
+        ctx.out.show(f"recorded: {phase} {approval} = {score:g} by {by} (version {version})")
+
+
+override_app = typer.Typer(help="Force a variant's share by hand (separate from alarm reverts), list or clear.",
+                           no_args_is_help=True)
+
+
+@override_app.command("set")
+def override_set(
+    assignment: Annotated[str, typer.Argument(help="VARIANT=SHARE, e.g. sonic-unified=0.", show_default=False)],
+    reason: ReasonOpt = "", file: FileOpt = None, namespace: Namespace = None, actor: Actor = None,
+    json_out: JsonFlag = False, endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Pin VARIANT to SHARE percent of traffic; the others share the rest in proportion (baseline if none)."""
+    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    state = live_store.read_live_state(ctx.ssm, ctx.namespace)
+    variant, share = parse_assignment(assignment, _applied(ctx, state))
+    record = person_override(variant, share, actor=_actor(actor), reason=reason, at=ctx.now)
+    version = live_store.put_override(ctx.ssm, ctx.namespace, record)
+    after = state.model_copy(update={"overrides": {**state.overrides, variant: record}})
+    render.override_written(ctx.out, record, version, after, json_out)
+
+
+@override_app.command("clear")
+def override_clear(
+    variant: Annotated[str | None, typer.Argument(help="The variant (default: every override).")] = None,
+    reason: ReasonOpt = "", file: FileOpt = None, namespace: Namespace = None, actor: Actor = None,
+    json_out: JsonFlag = False, endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Delete overrides (alarm reverts or by hand): the variant gets the active phase's weight back.
+
+    SSM drops a deleted parameter's history, so each clear is also recorded in `<namespace>/rollout/audit`.
+    The runbook map (variant_overrides) is separate: voicectl runbook clear.
+    """
+    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    state = live_store.read_live_state(ctx.ssm, ctx.namespace)
+    cleared = []
+    for name in clearable(state, variant):
+        was = describe_override(state.overrides[name])
+        if live_store.delete_parameter(ctx.ssm, param_override(ctx.namespace, name)):
+            audit = AuditRecord(action="override clear", target=name, actor=_actor(actor), reason=reason,
+                                at=ctx.now, was=was)
+            live_store.put_record(ctx.ssm, param_audit(ctx.namespace), audit, description=f"cleared {name}")
+            cleared.append(name)
+    pinned = runbook_pins_left(state, cleared)
+    if json_out:
+        ctx.out.data({"cleared": cleared, "still_pinned_by_runbook_map": pinned})
+        return
+    ctx.out.show(f"cleared: {', '.join(cleared) or 'nothing'}")
+    for name in pinned:
+        ctx.out.warning(f"{name} is still pinned by the runbook map: voicectl runbook clear --reason ...")
+
+
+@override_app.command("list")
+def override_list(
+    file: FileOpt = None, namespace: Namespace = None, json_out: JsonFlag = False,
+    endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Active overrides (alarm reverts and by hand) and the runbook map, with who, why and when."""
+    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    state = live_store.read_live_state(ctx.ssm, ctx.namespace)
+    render.overrides(ctx.out, state, json_out)
+
+
+def status(
+    file: FileArg = None, namespace: Namespace = None, metrics_from: MetricsFrom = "cloudwatch",
+    json_out: JsonFlag = False, endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """The live rollout: active phase and since when, bake remaining, what runtimes serve after overrides, the
+    overrides (who, why, when), the runbook map, alarm states, the next phase's gates (value vs limit; needs
+    FILE), and due decommission steps (needs FILE)."""
+    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    values = live_store.read_namespace(ctx.ssm, ctx.namespace)
+    state = live_state_from_parameters(ctx.namespace, values)
+    compiled = _applied(ctx, state)
+    topology = _topology(ctx, compiled)
+    current = active_phase(topology, state.phase)
+    entered_at = state.phase.at if state.phase else ctx.now
+    decision, nxt, note, steps = None, None, "", []
+    try:
+        step = advance_step(topology, current)
+        nxt = step.target
+    except UsageError as exc:
+        note = exc.message
+    if ctx.policy is not None:
+        if nxt is not None:
+            decision = _judge(ctx, values, state, advance_step(topology, current), entered_at, metrics_from)
+        policy_phase = ctx.policy.phase(current)
+        if policy_phase is not None:
+            steps = decommission_steps(policy_phase, entered_at, ctx.now, state.deprecated)
+    else:
+        note = note or "pass the registry FILE to judge the next phase's gates"
+    alarms = alarm_states(ctx.clients.cloudwatch, sorted(compiled.alarms)) if compiled.alarms else {}
+    doc = build_status(StatusInput(ctx.namespace, state, current, topology.locate(current)[0],
+                                   state.phase.at if state.phase else None, ctx.now, nxt, decision, alarms,
+                                   steps, note))
+    if json_out:
+        ctx.out.data(doc)
+    else:
+        render.status(ctx.out, doc)
+
+
+def history(
+    file: FileArg = None, namespace: Namespace = None, json_out: JsonFlag = False,
+    endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Every phase change, override, revert, approval and runbook-map write, oldest first, from SSM parameter
+    history (time, actor, action, reason).
+
+    SSM keeps the last 100 versions of a parameter and loses ALL history of a deleted one; override and runbook
+    clears are therefore also recorded in `<namespace>/rollout/audit`.
+    """
+    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    names = history_parameters(ctx.namespace, live_store.read_namespace(ctx.ssm, ctx.namespace))
+    events = merge_history(ctx.namespace, [v for n in names for v in live_store.parameter_versions(ctx.ssm, n)])
+    render.history(ctx.out, events, json_out)
+
+
+runbook_app = typer.Typer(help="The on-call runbook with live values; emergency revert, verify, clear.",
+                          invoke_without_command=True)
+
+
+@runbook_app.callback()
+def runbook(
+    typer_ctx: typer.Context, file: FileOpt = None, namespace: Namespace = None,
+    endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Print the on-call runbook filled with live values: what is active, what reverted, the commands to type."""
+    if typer_ctx.invoked_subcommand is not None:
+        return
+    ctx = _ctx(file, namespace, endpoint_url, region, profile)
+    state = live_store.read_live_state(ctx.ssm, ctx.namespace)
+    compiled = _applied(ctx, state)
+    topology = _topology(ctx, compiled)
+    current = active_phase(topology, state.phase)
+    try:
+        previous: str | None = rollback_target(topology, current, state.phase)
+    except UsageError:
+        previous = None
+    alarms = alarm_states(ctx.clients.cloudwatch, sorted(compiled.alarms)) if compiled.alarms else {}
+    typer.echo(render_runbook(RunbookContext(ctx.namespace, state, current, state.phase.at if state.phase else None,
+                                             alarms, previous, ctx.now)), nl=False)
+
+
+@runbook_app.command("emergency-revert")
+def emergency_revert(
+    reason: ReasonOpt = "", file: FileOpt = None, namespace: Namespace = None, actor: Actor = None,
+    json_out: JsonFlag = False, endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Send all traffic to the baseline now: write the memo's variant_overrides map (every variant with traffic
+    to 0, the baseline to 100) and print when every runtime is guaranteed to serve it (write time + cache TTL)."""
+    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    if not reason.strip():
+        raise UsageError("emergency-revert needs --reason", hint="say what you saw: it goes to the audit log")
+    state = live_store.read_live_state(ctx.ssm, ctx.namespace)
+    compiled = _applied(ctx, state)
+    current = active_phase(_topology(ctx, compiled), state.phase)
+    pins = emergency_map(compiled, current)
+    name = param_runbook(ctx.namespace)
+    version = live_store.put_value(ctx.ssm, name, map_json(pins),
+                                   description=f"emergency revert by {_actor(actor)}: {reason}")
+    written = live_store.last_modified(ctx.ssm, name) or ctx.now
+    by = guaranteed_at(written, compiled.cache_ttl_seconds)
+    after = verify(state.model_copy(update={"runbook": pins}))
+    render.emergency(ctx.out, name, pins, version, written, by, after, json_out)
+
+
+@runbook_app.command("verify")
+def runbook_verify(
+    file: FileOpt = None, namespace: Namespace = None, json_out: JsonFlag = False,
+    endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Read back what a runtime resolves now (effective weights, external and internal) and check every pin
+    (override or runbook map) is honoured; exit 1 if not, or if a value does not parse (runtimes ignore it)."""
+    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    result = verify(live_store.read_live_state(ctx.ssm, ctx.namespace))
+    render.verification(ctx.out, result, json_out)
+    if not result.ok:
+        raise VoiceCtlError("verify failed: " + "; ".join(t for ok, t in result.checks if not ok),
+                            hint="rewrite the parameter named above, or run: voicectl runbook emergency-revert")
+
+
+@runbook_app.command("clear")
+def runbook_clear(
+    reason: ReasonOpt = "", file: FileOpt = None, namespace: Namespace = None, actor: Actor = None,
+    endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Delete the runbook map (variant_overrides) after the emergency; recorded in `<namespace>/rollout/audit`."""
+    ctx = _ctx(file, namespace, endpoint_url, region, profile)
+    name = param_runbook(ctx.namespace)
+    was = live_store.get_value(ctx.ssm, name)
+    if was is None or not live_store.delete_parameter(ctx.ssm, name):
+        ctx.out.show("no runbook map is set")
+        return
+    live_store.put_record(ctx.ssm, param_audit(ctx.namespace), AuditRecord(
+        action="runbook clear", target="variant_overrides", actor=_actor(actor), reason=reason, at=ctx.now, was=was))
+    ctx.out.show(f"cleared the runbook map (was {was})")
+
+
+decommission_app = typer.Typer(help="The last phase's decommission steps.", no_args_is_help=True)
+
+
+@decommission_app.command("run")
+def decommission_run(
+    file: FileArg = None, yes: Annotated[bool, typer.Option("--yes", help="Record them (else: only show).")] = False,
+    reason: ReasonOpt = "", namespace: Namespace = None, actor: Actor = None, json_out: JsonFlag = False,
+    endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+) -> None:
+    """Record the due deprecations of the active phase (runtimes stop assigning those variants). keep_warm and
+    scale_to_zero are listed for the deployment to carry out. Needs FILE (the steps live there)."""
+    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    if ctx.policy is None:
+        raise UsageError("decommission steps are written in the registry file", hint="pass FILE")
+    state = live_store.read_live_state(ctx.ssm, ctx.namespace)
+    compiled = _applied(ctx, state)
+    current = active_phase(_topology(ctx, compiled), state.phase)
+    policy_phase = ctx.policy.phase(current)
+    steps = decommission_steps(policy_phase, state.phase.at if state.phase else ctx.now, ctx.now,
+                               state.deprecated) if policy_phase else []
+    recorded = []
+    for step in due_deprecations(steps) if yes else []:
+        if step.variant == compiled.baseline:
+            ctx.out.warning(f"deprecating the baseline {step.variant}: reverts will have nowhere safe to go; "
+                            "set baseline: to the new production variant in the file and apply it")
+        live_store.put_record(ctx.ssm, param_deprecation(ctx.namespace, step.variant), DeprecationRecord(
+            variant=step.variant, actor=_actor(actor), reason=reason or step.description, at=ctx.now))
+        recorded.append(step.variant)
+    render.decommission(ctx.out, current, steps, recorded, yes, json_out)
 
 
 def register(app: typer.Typer) -> None:
     """Attach this module's commands to the voicectl app."""
+    for command in (advance, rollback, approve, status, history):
+        app.command()(command)
+    app.add_typer(override_app, name="override")
+    app.add_typer(runbook_app, name="runbook")
+    app.add_typer(decommission_app, name="decommission")

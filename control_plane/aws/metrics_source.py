@@ -55,6 +55,8 @@ class CloudWatchMetricSource:
     cloudwatch: Any
 
     def observe(self, query: MetricQuery) -> Observation:
+        if query.window.seconds <= 0:  # GetMetricData refuses StartTime == EndTime
+            return Observation(None, 0, "the window is empty: the phase just started")
         period = max(60, math.ceil(query.window.seconds / 60) * 60)
         metric = {"Namespace": query.namespace, "MetricName": query.metric,
                   "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(query.dimensions.items())]}

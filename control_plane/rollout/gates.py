@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from registry.live_state import ApprovalRecord
-from registry.model import ApprovalGate, MetricGate
+from registry.errors import UsageError
+from registry.live_state import ApprovalRecord, param_approval
+from registry.model import ApprovalGate, MetricGate, Registry
 
 # Without a bake, gates are judged over this much recent data (registry.rules warns about it).
 DEFAULT_WINDOW_SECONDS = 3600
@@ -166,3 +167,38 @@ def judge_approval(gate: ApprovalGate, record: ApprovalRecord | None, entered_at
                           f"{label}: {record.by} scored {record.score:g}, must be {limit}")
     return GateResult("approval", label, limit, record.score, Verdict.PASS,
                       f"{label}: {record.by} scored {record.score:g} ({limit})")
+
+
+def param_approval_of(namespace: str, phase: str, approval: str) -> str:
+    """One parameter per (phase, approval gate): `approvals/<phase>/<approval>` (a phase may have several)."""
+    return f"{param_approval(namespace, phase)}/{approval}"
+
+
+def approval_records(namespace: str, values: Mapping[str, str]) -> dict[tuple[str, str], ApprovalRecord]:
+    """Recorded sign-offs by (phase, approval) from a namespace read; values that do not parse are skipped."""
+    prefix = param_approval(namespace, "")
+    records: dict[tuple[str, str], ApprovalRecord] = {}
+    for name, value in values.items():
+        if name.startswith(prefix):
+            try:
+                record = ApprovalRecord.model_validate_json(value)
+            except ValueError:
+                continue
+            records[(record.phase, record.approval)] = record
+    return records
+
+
+def approval_gate_for(registry: Registry, phase: str, approval: str | None, score: float) -> ApprovalGate:
+    """The approval gate a sign-off is for (the only one of the phase, or the one named); the score must be on
+    its scale. UsageError otherwise."""
+    policy_phase = registry.phase(phase)
+    if policy_phase is None:
+        raise UsageError(f"unknown phase {phase!r}", hint=f"phases: {', '.join(p.name for p in registry.all_phases())}")
+    gates = [g for g in policy_phase.gates if isinstance(g, ApprovalGate)]
+    chosen = [g for g in gates if approval in (None, g.approval)]
+    if len(chosen) != 1:
+        names = ", ".join(g.approval for g in gates) or "none"
+        raise UsageError(f"phase {phase} has approval gates: {names}", hint="name one with --approval NAME")
+    if not 0 <= score <= chosen[0].max_score:
+        raise UsageError(f"score {score:g} is outside 0..{chosen[0].max_score:g}", hint="rate on the gate's scale")
+    return chosen[0]

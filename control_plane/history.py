@@ -1,0 +1,97 @@
+"""History (pure): SSM parameter versions of the live-state parameters turned into one sorted audit log.
+
+SSM parameter history is the audit log (DESIGN.md). Limits worth knowing: SSM keeps the last 100 versions of a
+parameter and drops all history of a deleted one; clears are therefore also written to `rollout/audit`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from control_plane.aws.live_store import ParameterVersion
+from control_plane.overrides import AuditRecord, param_audit
+from registry.live_state import (
+    ApprovalRecord,
+    DeprecationRecord,
+    OverrideRecord,
+    PhaseRecord,
+    param_approval,
+    param_deprecation,
+    param_override,
+    param_phase,
+    param_runbook,
+    parse_runbook_map,
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    parameter: str
+    version: int
+    actor: str
+    action: str
+    detail: str
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"at": self.at.isoformat(), "parameter": self.parameter, "version": self.version,
+                "actor": self.actor, "action": self.action, "detail": self.detail, "reason": self.reason}
+
+
+def _user(version: ParameterVersion) -> str:
+    # The IAM ARN's last part is the person or role; good enough when the value names no actor (raw aws CLI).
+    return version.user.rsplit("/", 1)[-1] if version.user else "unknown"
+
+
+def to_event(namespace: str, version: ParameterVersion) -> Event:
+    """One parameter version -> one event; a value that does not parse is still listed, as such."""
+    name, value = version.name, version.value
+
+    def event(at: datetime, actor: str, action: str, detail: str, reason: str) -> Event:
+        return Event(at, name, version.version, actor, action, detail, reason)
+
+    try:
+        if name == param_phase(namespace):
+            p = PhaseRecord.model_validate_json(value)
+            move = f"{p.previous} -> {p.phase}" if p.previous else p.phase
+            return event(p.at, p.actor, p.action, move + (f" (path {p.path})" if p.path else ""), p.reason)
+        if name.startswith(param_override(namespace, "")):
+            o = OverrideRecord.model_validate_json(value)
+            if o.source == "alarm":
+                return event(o.at, f"alarm {o.alarm or '?'}", "revert", f"{o.variant}={o.share}%", o.reason)
+            return event(o.at, o.actor, "override set", f"{o.variant}={o.share}%", o.reason)
+        if name == param_runbook(namespace):
+            pins = parse_runbook_map(value)
+            detail = ", ".join(f"{k}={v}%" for k, v in sorted(pins.items()))
+            return event(version.modified, _user(version), "runbook map", detail, version.description)
+        if name.startswith(param_approval(namespace, "")):
+            a = ApprovalRecord.model_validate_json(value)
+            return event(a.at, a.by, "approve", f"{a.phase} {a.approval} score {a.score:g}", a.note)
+        if name.startswith(param_deprecation(namespace, "")):
+            d = DeprecationRecord.model_validate_json(value)
+            return event(d.at, d.actor, "deprecate", d.variant, d.reason)
+        if name == param_audit(namespace):
+            r = AuditRecord.model_validate_json(value)
+            return event(r.at, r.actor, r.action, r.target + (f" (was {r.was})" if r.was else ""), r.reason)
+    except (ValidationError, ValueError, json.JSONDecodeError) as exc:
+        return event(version.modified, _user(version), "unparsed value",
+                     f"{value[:80]!r}: {str(exc).splitlines()[0]}", version.description)
+    return event(version.modified, _user(version), "write", value[:80], version.description)
+
+
+def merge_history(namespace: str, versions: Iterable[ParameterVersion]) -> list[Event]:
+    """Every version of every parameter as events, oldest first (ties in parameter, version order)."""
+    return sorted((to_event(namespace, v) for v in versions), key=lambda e: (e.at, e.parameter, e.version))
+
+
+def history_parameters(namespace: str, names: Iterable[str]) -> list[str]:
+    """Which of the existing parameter names carry audit history (everything but the compiled registry)."""
+    registry = f"{namespace}/registry"
+    always = [param_phase(namespace), param_runbook(namespace), param_audit(namespace)]
+    return sorted(set(always) | {n for n in names if n != registry})

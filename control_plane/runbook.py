@@ -1,0 +1,140 @@
+"""The on-call runbook (pure): the memo's emergency map, what a runtime resolves now, and the runbook text
+filled with live values and the exact commands to type.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from registry.compiled import CompiledRegistry
+from registry.errors import UsageError
+from registry.live_state import LiveState, effective_weights, param_runbook
+
+
+def emergency_map(compiled: CompiledRegistry, phase: str) -> dict[str, int]:
+    """The memo's `{"sonic-unified": 0, "transcribe-polly-baseline": 100}`: every non-baseline variant the
+    phase gives traffic (external or internal) to 0, the baseline to 100."""
+    active = compiled.phase(phase)
+    if active is None:
+        raise UsageError(f"the active phase {phase!r} is not in the applied registry",
+                         hint="run: voicectl apply FILE, or voicectl rollback --to PHASE")
+    traffic = {v for v, w in active.weights.items() if w} | {v for v, w in (active.internal_weights or {}).items() if w}
+    pins = {v: 0 for v in sorted(traffic) if v != compiled.baseline}
+    pins[compiled.baseline] = 100
+    return pins
+
+
+def map_json(pins: Mapping[str, int]) -> str:
+    """The map exactly as the memo writes it: `{"sonic-unified": 0, "transcribe-polly-baseline": 100}`."""
+    return json.dumps(dict(pins))
+
+
+def guaranteed_at(written_at: datetime, cache_ttl_seconds: int) -> datetime:
+    """Every runtime that can reach SSM serves a write within one cache period of it."""
+    return written_at + timedelta(seconds=cache_ttl_seconds)
+
+
+@dataclass(frozen=True)
+class Verification:
+    external: dict[str, float]
+    internal: dict[str, float]
+    checks: list[tuple[bool, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(ok for ok, _ in self.checks)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ok": self.ok, "external": self.external, "internal": self.internal,
+                "checks": [{"ok": ok, "check": text} for ok, text in self.checks]}
+
+
+def verify(state: LiveState) -> Verification:
+    """What a runtime resolves from this state now, and whether every pin (override or map) is honoured."""
+    external, internal = effective_weights(state), effective_weights(state, internal=True)
+    checks: list[tuple[bool, str]] = []
+    if state.registry is None:
+        checks.append((False, "no registry parameter: runtimes serve their last good copy, or the baseline"))
+    for problem in state.problems:
+        checks.append((False, f"ignored by runtimes because it does not parse: {problem}"))
+    pins = {v: o.share for v, o in state.overrides.items()} | dict(state.runbook)
+    for variant, share in sorted(pins.items()):
+        if state.registry is not None and variant not in state.registry.variants:
+            checks.append((False, f"{variant} is pinned but is not a variant of the applied registry"))
+            continue
+        if share == 0:
+            served = max(external.get(variant, 0.0), internal.get(variant, 0.0))
+            checks.append((served == 0, f"{variant} pinned to 0%: runtimes serve it {served:g}%"))
+        else:
+            checks.append((True, f"{variant} pinned to {share}%: runtimes serve it {external.get(variant, 0):g}%"))
+    return Verification(external, internal, checks)
+
+
+@dataclass(frozen=True)
+class RunbookContext:
+    namespace: str
+    state: LiveState
+    phase: str
+    since: datetime | None
+    alarms: Mapping[str, str | None]
+    previous: str | None
+    now: datetime
+
+
+def _weights(weights: Mapping[str, float]) -> str:
+    return ", ".join(f"{v} {w:g}%" for v, w in sorted(weights.items()) if w) or "nothing"
+
+
+def render_runbook(ctx: RunbookContext) -> str:
+    """The on-call runbook as plain text: what is live, what reverted, and the exact commands to type."""
+    ns, state = ctx.namespace, ctx.state
+    q = shlex.quote
+    ttl = state.registry.cache_ttl_seconds if state.registry else 30
+    lines = [f"ON-CALL RUNBOOK for {ns} (at {ctx.now.isoformat()})", ""]
+    lines += ["1. WHAT IS LIVE", f"   phase: {ctx.phase}" + (f" since {ctx.since.isoformat()}" if ctx.since else
+                                                              " (never advanced: the first phase)")]
+    if state.registry is not None:
+        lines.append(f"   runtimes serve (external): {_weights(effective_weights(state))}")
+        lines.append(f"   runtimes serve (internal): {_weights(effective_weights(state, internal=True))}")
+    else:
+        lines.append("   NO REGISTRY PARAMETER: runtimes serve their last good copy or the baseline")
+    firing = sorted(n for n, s in ctx.alarms.items() if s == "ALARM")
+    missing = sorted(n for n, s in ctx.alarms.items() if s is None)
+    lines.append(f"   alarms in ALARM: {', '.join(firing) or 'none'}")
+    if missing:
+        lines.append(f"   alarms MISSING (nothing reverts on them): {', '.join(missing)}")
+    lines += ["", "2. WHAT REVERTED"]
+    if not state.overrides and not state.runbook:
+        lines.append("   nothing: no override and no runbook map is active")
+    for variant, o in sorted(state.overrides.items()):
+        who = f"alarm {o.alarm}" if o.source == "alarm" else f"{o.actor} (by hand)"
+        lines.append(f"   {variant} forced to {o.share}% by {who} at {o.at.isoformat()}: {o.reason or '-'}")
+    if state.runbook:
+        lines.append(f"   runbook map variant_overrides: {map_json(state.runbook)}")
+    for problem in state.problems:
+        lines.append(f"   IGNORED (does not parse): {problem}")
+    lines += ["", "3. WHAT TO TYPE"]
+    pins = emergency_map(state.registry, ctx.phase) if state.registry and state.registry.phase(ctx.phase) else {}
+    lines += ["   Quality degraded but no alarm fired? Send everyone to the baseline now:",
+              f"     voicectl runbook emergency-revert --namespace {q(ns)} --reason 'what you saw'",
+              "   or, without voicectl (the memo's command, same effect):",
+              f"     aws ssm put-parameter --name {q(param_runbook(ns))} --type String \\",
+              f"       --value {q(map_json(pins or {'<variant>': 0}))} --overwrite",
+              f"   Every runtime serves it within {ttl} s of the write (cache TTL). Then check:",
+              f"     voicectl runbook verify --namespace {q(ns)}"]
+    if ctx.previous:
+        lines += ["   Roll the phase back (weights of the previous phase):",
+                  f"     voicectl rollback --namespace {q(ns)} --reason 'why'   # -> {ctx.previous}"]
+    for variant in sorted(state.overrides):
+        lines += [f"   After the fix, give {variant} its traffic back:",
+                  f"     voicectl override clear {q(variant)} --namespace {q(ns)} --reason 'fixed by ...'"]
+    if state.runbook:
+        lines += ["   After the emergency, remove the runbook map:",
+                  f"     voicectl runbook clear --namespace {q(ns)} --reason 'why'"]
+    lines += ["   What happened, in order:", f"     voicectl history --namespace {q(ns)}",
+              f"     voicectl status --namespace {q(ns)}"]
+    return "\n".join(lines) + "\n"
