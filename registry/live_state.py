@@ -113,7 +113,7 @@ def parse_runbook_map(text: str) -> dict[str, int]:
     for key, value in data.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
             raise ValueError(f"variant_overrides[{key!r}] must be a number 0..100, got {value!r}")
-        out[str(key)] = int(round(value))
+        out[str(key)] = round(value)
     return out
 
 
