@@ -1,0 +1,127 @@
+"""End to end on moto's HTTP server with a fake clock: p95 breach -> ALARM after 2 periods -> override ->
+every subject served by the baseline once the runtime's cache expires.
+
+Pieces, all real and wired as in the embedded mode: the example registry applied to SSM and CloudWatch
+(moto server), the runtime's RegistryClient (voice_runtime.registry_client) and assignment table
+(registry.assignment), the LocalAlarmRunner (evaluator + set_alarm_state + Lambda alarm-action event), and the
+revert handler in-process. Only time is simulated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from control_plane.alarms.handler import HandlerConfig
+from control_plane.alarms.local import LocalAlarmRunner, in_process_handler, put_alarms
+from control_plane.alarms.states import AlarmState
+from control_plane.aws import live_store
+from control_plane.aws.session import Clients
+from control_plane.compiler import compile_plan
+from registry.assignment import Subject
+from registry.live_state import PhaseRecord, param_phase
+from registry.loader import load_registry
+from voice_runtime.registry_client import RegistryClient
+
+NS = "/silentinfinity/voice"
+BASELINE = "transcribe-polly-baseline"
+T0 = 1_795_000_200  # a 300 s period boundary
+SUBJECTS = [Subject.of(f"tester-{i}", internal=True) for i in range(300)]
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def apply_example(clients: Clients, example: Path) -> Any:
+    registry = load_registry(example)
+    plan = compile_plan(registry)
+    for param in plan.parameters:
+        live_store.put_value(clients.ssm, param.name, param.value)
+    live_store.put_record(clients.ssm, param_phase(NS),
+                          PhaseRecord(phase="Phase3_Week4", actor="test", at=datetime.fromtimestamp(T0 - 3600, UTC)))
+    put_alarms(clients.cloudwatch, plan)
+    for topic in plan.topics:
+        clients.sns.create_topic(Name=topic.name)
+    clients.codedeploy.create_application(applicationName="voice-m2-runtime", computePlatform="Server")
+    clients.codedeploy.create_deployment_group(
+        applicationName="voice-m2-runtime", deploymentGroupName="voice-m2-relay-canary",
+        serviceRoleArn="arn:aws:iam::123456789012:role/codedeploy")
+    return registry
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "refresh_lead",
+    [
+        pytest.param(0, id="runtime-refreshes-right-after-the-alarm"),
+        pytest.param(1, id="runtime-refreshed-1s-before-the-alarm-worst-case"),
+    ],
+)
+def test_p95_breach_reverts_and_every_subject_gets_the_baseline(aws_endpoint: str, example_path: Path,
+                                                                 refresh_lead: int) -> None:
+    clients = Clients(endpoint_url=aws_endpoint, region="us-east-1")
+    registry = apply_example(clients, example_path)
+    clock = FakeClock(T0)
+    feed: queue.Queue[Any] = queue.Queue()
+    runner = LocalAlarmRunner.from_registry(
+        registry, cloudwatch=clients.cloudwatch, clock=clock, feed=feed, sns=clients.sns,
+        topic_arn_prefix="arn:aws:sns:us-east-1:123456789012:",
+        invoke=in_process_handler(ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy,
+                                  config=HandlerConfig(NS), clock=clock),
+    )
+    runtime = RegistryClient(lambda: live_store.read_namespace(clients.ssm, NS), namespace=NS,
+                             fallback_baseline=BASELINE, clock=clock)
+
+    async def simulate() -> dict[str, float]:
+        # The runtime refreshes every ttl/2 from its first fetch; `refresh_lead` sets where those fetches fall
+        # relative to the alarm's evaluation tick at T0 + 600.
+        clock.now = T0 - refresh_lead
+        await runtime.refresh()
+        clock.now = T0
+        before = {runtime.table().assign(s) for s in SUBJECTS}
+        assert "sonic-unified" in before  # 5% of internal testers are on Nova Sonic before the breach
+        marks: dict[str, float] = {}
+        while clock.now < T0 + 1200 and "all_baseline" not in marks:
+            if clock.now % 5 == 0:  # the runtime's sink: a slow Nova Sonic turn every 5 s, baseline turns fine
+                feed.put(("SilentInfinity/Voice", "VoiceM2_TTFA_ms", {"Variant": "sonic-unified"}, 950.0, clock.now))
+                feed.put(("SilentInfinity/Voice", "VoiceM2_TTFA_ms", {"Variant": BASELINE}, 420.0, clock.now))
+            if clock.now % runner.interval == 0:
+                for outcome in runner.tick():
+                    if outcome.transition.state is AlarmState.ALARM:
+                        marks.setdefault("alarm", clock.now)
+                        assert outcome.errors == [], outcome.errors
+                        assert outcome.handler_result["status"] == "reverted", outcome.handler_result
+            table = runtime.table()  # a turn: never waits, refreshes in the background when due
+            await runtime.settle()
+            if "alarm" in marks and {table.assign(s) for s in SUBJECTS} == {BASELINE}:
+                marks["all_baseline"] = clock.now
+            clock.now += 1
+        return marks
+
+    marks = asyncio.run(simulate())
+    # ALARM after exactly two breaching 300 s periods (2 of 2 datapoints), on the first evaluation after them.
+    assert marks["alarm"] == T0 + 600
+    state = live_store.read_live_state(clients.ssm, NS)
+    record = state.overrides["sonic-unified"]
+    assert (record.share, record.source, record.alarm) == (0, "alarm", "VoiceM2_P95_Breach")
+    alarm_to_override = record.at.timestamp() - marks["alarm"]
+    alarm_to_baseline = marks["all_baseline"] - marks["alarm"]
+    assert alarm_to_override == 0  # the handler runs in the same evaluation tick
+    assert 0 <= alarm_to_baseline <= registry.cache_ttl_seconds  # memo: RTO < 60 s
+    if refresh_lead == 1:  # the runtime had just refreshed: it waits the refresh interval (ttl/2) plus one turn
+        assert alarm_to_baseline == registry.cache_ttl_seconds / 2
+    [described] = clients.cloudwatch.describe_alarms(AlarmNames=["VoiceM2_P95_Breach"])["MetricAlarms"]
+    assert described["StateValue"] == "ALARM"
+    assert described["StateReason"].startswith("Threshold Crossed: 2 out of the last 2 datapoints")
+    print(f"\n[refresh lead {refresh_lead} s] simulated alarm->override {alarm_to_override:.0f} s, "
+          f"alarm->all-baseline {alarm_to_baseline:.0f} s (cache ttl {registry.cache_ttl_seconds} s)")
