@@ -1,9 +1,80 @@
-"""Command group placeholder: filled by the capability that owns it."""
+"""`voicectl infra`: the CDK app, synthesised in-process (no CDK CLI, no Docker needed)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from cli.options import JsonFlag, RegistryFile
+from cli.output import Output
+from registry.errors import RegistryInvalid
+from registry.loader import load_file
+
+infra_app = typer.Typer(help="Deploy with AWS CDK: synthesise the control-plane and runtime stacks from a registry.",
+                        no_args_is_help=True)
+
+
+@infra_app.command()
+def synth(
+    file: RegistryFile,
+    out: Annotated[Path, typer.Option("--out", help="Cloud assembly directory (what `cdk deploy --app` takes).")]
+    = Path("cdk.out"),
+    json_out: JsonFlag = False,
+) -> None:
+    """Synthesise both stacks from FILE and check them with cdk-nag (AwsSolutions).
+
+    Prints the stacks, resource counts by type, the alarms, the nag findings and acknowledgments, and the time.
+    Exit 0 when the assembly was written, 1 when the file is invalid or nag has unacknowledged findings.
+    Deploy the result with: npx cdk deploy --app DIR --all
+    """
+    out_ = Output(json_mode=json_out)
+    result = load_file(file)
+    for d in result.diagnostics:
+        (out_.warning if d.severity == "warning" else out_.error)(str(d))
+    if result.registry is None:
+        raise RegistryInvalid(result.diagnostics)
+    # jsii starts node on first import of aws_cdk: silence its node 20 banner, and keep `voicectl` itself fast
+    # (and usable in the relay container, which has no CDK) by importing infra only here.
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from infra.synth import NagFindingsRemain, synthesize
+
+    report = synthesize(result.registry, outdir=out)
+    if json_out:
+        out_.data(report.to_dict())
+    else:
+        _render(report, out_)
+    if not report.ok:
+        raise NagFindingsRemain(f"cdk-nag: {len(report.findings)} unacknowledged finding(s); nothing written",
+                                hint="fix the resources listed above, or acknowledge each in code with a reason "
+                                     "(infra.nag.acknowledge)")
+
+
+def _render(report: object, out: Output) -> None:
+    from infra.synth import SynthReport
+
+    assert isinstance(report, SynthReport)
+    for stack in report.stacks:
+        table = Table(title=f"{stack.name}: {stack.resource_total} resources", title_justify="left")
+        table.add_column("type")
+        table.add_column("count", justify="right")
+        for kind, count in stack.resources.items():
+            table.add_row(kind, str(count))
+        out.show(table)
+        if stack.alarms:
+            out.show(f"alarms ({len(stack.alarms)}): {', '.join(stack.alarms)}")
+    for finding in report.findings:
+        out.error(f"{finding.rule} at {finding.path}: {finding.description}")
+    out.show(f"cdk-nag AwsSolutions: {len(report.findings)} unacknowledged finding(s), "
+             f"{len(report.acknowledged)} acknowledged with a reason in code")
+    out.show(f"time: build + nag {report.build_seconds:.1f} s, synth {report.synth_seconds:.1f} s")
+    if report.ok:
+        out.hint(f"wrote {report.outdir}; deploy with: npx cdk deploy --app {report.outdir} --all")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the voicectl app."""
+    """Attach the `infra` group to the voicectl app."""
+    app.add_typer(infra_app, name="infra")

@@ -1,0 +1,1 @@
+"""One construct per concept; stacks compose them."""

@@ -1,0 +1,74 @@
+"""The revert Lambda: alarm -> override parameters, notification, CodeDeploy stop. Its IAM is the point here:
+it may write only the namespace's automated overrides, read only the namespace, publish only to its topics and
+stop only its own deployment group's deployments."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.arns import NAG_ARNS, ArnScope
+from infra.components.project_function import ProjectFunction
+from infra.nag import acknowledge
+from registry.compiled import CompiledRegistry
+
+REVERT_HANDLER = "control_plane.alarms.handler.lambda_handler"
+
+
+class RevertFunction(Construct):
+    """The function CloudWatch alarm actions invoke, named as the compiler's AwsTarget names it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        compiled: CompiledRegistry,
+        metrics_namespace: str,
+        function_name: str,
+        topics: dict[str, sns.Topic],
+        topic_key_arn: str,
+        arns: ArnScope,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+        log_retention_days: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        ns = compiled.namespace
+        environment = {
+            "VOICE_NAMESPACE": ns,
+            "VOICE_METRICS_NAMESPACE": metrics_namespace,
+            "VOICE_TOPIC_ARNS": json.dumps({name: t.topic_arn for name, t in sorted(topics.items())}),
+        }
+        if compiled.deployment_application and compiled.deployment_group:
+            environment["VOICE_DEPLOYMENT_APPLICATION"] = compiled.deployment_application
+            environment["VOICE_DEPLOYMENT_GROUP"] = compiled.deployment_group
+        self.handler = ProjectFunction(
+            self, "Handler", handler=REVERT_HANDLER, code=code, layer=layer, function_name=function_name,
+            description=f"voice-rollout revert for {ns}: alarm -> overrides, notify, stop canary",
+            environment=environment, log_retention_days=log_retention_days, timeout_seconds=30,
+        )
+        self.function = self.handler.function
+        overrides = arns.parameter(f"{ns}/overrides/*")
+        self.handler.allow(["ssm:PutParameter"], [overrides])
+        self.handler.allow(["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+                           arns.parameter_tree(ns))
+        if topics:
+            self.handler.allow(["sns:Publish"], [t.topic_arn for _, t in sorted(topics.items())])
+            self.handler.allow(["kms:GenerateDataKey", "kms:Decrypt"], [topic_key_arn])
+        if compiled.deployment_application and compiled.deployment_group:
+            self.handler.allow(
+                ["codedeploy:StopDeployment", "codedeploy:ListDeployments", "codedeploy:GetDeployment"],
+                [arns.deployment_group(compiled.deployment_application, compiled.deployment_group)])
+        policy = self.handler.role.node.find_child("DefaultPolicy")
+        acknowledge(policy, f"AwsSolutions-IAM5[Resource::{NAG_ARNS.parameter(f'{ns}/overrides/*')}]",
+                    "one override parameter per variant, named by the registry; `voicectl apply` may add an "
+                    "alarm reverting another variant without a redeploy, and the revert must not fail then")
+        for resource in NAG_ARNS.parameter_tree(ns)[1:]:
+            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]",
+                        "the revert handler reads the namespace's live state (registry, phase, overrides) "
+                        "in one GetParametersByPath batch; nothing outside the namespace")
+

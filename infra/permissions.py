@@ -1,0 +1,52 @@
+"""What the voice relay may call, derived from the registry's variants (pure: data in, statements out).
+
+Each backend kind needs its own services; a registry with no CSM variant grants no SageMaker access at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infra.arns import ArnScope
+from registry.compiled import CompiledRegistry
+from registry.model import Backend
+
+# Transcribe streaming and Polly have no resource-level permissions: "*" is the narrowest resource they take.
+ANY_RESOURCE = "*"
+
+
+@dataclass(frozen=True, order=True)
+class Grant:
+    """One IAM statement: actions on resources, and why (the reason doubles as the nag acknowledgment)."""
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    why: str
+
+
+def relay_grants(compiled: CompiledRegistry, arns: ArnScope) -> list[Grant]:
+    """The relay's statements: read the namespace, then per backend present in the registry its own calls."""
+    ns = compiled.namespace
+    grants = [Grant(("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"),
+                    tuple(arns.parameter_tree(ns)), "per-turn registry and live-state reads, namespace only")]
+    variants = sorted(compiled.variants.items())
+    models = sorted({v.bedrock_model_id for _, v in variants
+                     if v.backend is Backend.NOVA_SONIC and v.bedrock_model_id})
+    if models:
+        grants.append(Grant(("bedrock:InvokeModelWithBidirectionalStream",),
+                            tuple(arns.foundation_model(m) for m in models), "Nova Sonic speech-to-speech"))
+    endpoints = sorted({v.sagemaker_endpoint for _, v in variants
+                        if v.backend is Backend.CSM_SAGEMAKER and v.sagemaker_endpoint})
+    if endpoints:
+        grants.append(Grant(("sagemaker:InvokeEndpointWithResponseStream",),
+                            tuple(arns.sagemaker_endpoint(e) for e in endpoints), "CSM-1B speech on SageMaker"))
+    backends = {v.backend for _, v in variants}
+    if backends & {Backend.M1_PIPELINE, Backend.CSM_SAGEMAKER}:
+        grants.append(Grant(("transcribe:StartStreamTranscription",
+                             "transcribe:StartStreamTranscriptionWebSocket"), (ANY_RESOURCE,),
+                            "speech-to-text for the M1 and CSM pipelines; Transcribe streaming has no "
+                            "resource-level permissions"))
+    if Backend.M1_PIPELINE in backends:
+        grants.append(Grant(("polly:SynthesizeSpeech",), (ANY_RESOURCE,),
+                            "M1 text-to-speech; Polly voices are not IAM resources, so * is the narrowest"))
+    return grants

@@ -1,0 +1,48 @@
+"""What the CDK app needs besides the registry: where the project's code is and which public layer to use.
+
+Values a deployer may change come from CDK context (`-c powertools_layer_version=27`) or the defaults here; the
+registry file stays the only source of alarms, parameters and revert targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Powertools for AWS Lambda (Python) v3 public layer, per Python version and architecture (its docs' install
+# page): arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:{version}.
+# It bundles pydantic v2, which the registry models need; boto3 comes with the Lambda runtime.
+POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python312-arm64"
+POWERTOOLS_LAYER_VERSION = 27
+# The Lambda zip holds the project's own packages only: everything else in the repository is left out.
+LAMBDA_PACKAGES = ("registry", "control_plane", "voice_runtime")
+LAMBDA_EXCLUDES = (
+    "*",
+    ".*",
+    *(f"!{p}" for p in LAMBDA_PACKAGES),
+    *(f"!{p}/**" for p in LAMBDA_PACKAGES),
+    "**/__pycache__",
+    "**/*.pyc",
+)
+
+
+@dataclass(frozen=True)
+class InfraSettings:
+    """Deployment knobs that are not part of the rollout registry."""
+
+    project_root: Path = PROJECT_ROOT
+    # Stacks are bound to a region (ALB access logging needs the region's ELB account); the account stays
+    # unresolved, so one synthesised template deploys to any account.
+    region: str = "us-east-1"
+    powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
+    stack_prefix: str = "VoiceRollout"
+    relay_port: int = 8080
+    relay_desired_count: int = 2
+    log_retention_days: int = 30
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def powertools_layer_arn(self, partition: str, region: str) -> str:
+        return (f"arn:{partition}:lambda:{region}:{POWERTOOLS_ACCOUNT}:layer:{POWERTOOLS_LAYER}:"
+                f"{self.powertools_layer_version}")

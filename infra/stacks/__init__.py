@@ -1,0 +1,1 @@
+"""The CDK stacks: control plane and runtime."""

@@ -1,0 +1,85 @@
+"""Runtime stack: the WebSocket API and its Lambda handlers, the ECS relay, and the canary on $default."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from aws_cdk import Aws, CfnElement, Stack, Tags
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from control_plane.compiler import Plan
+from infra.arns import NAG_ARNS, ArnScope
+from infra.components.canary import CanaryDeployment
+from infra.components.project_function import ProjectFunction, project_code
+from infra.components.relay_service import RelayService
+from infra.components.websocket_api import STAGE, VoiceWebSocketApi
+from infra.nag import acknowledge
+from infra.permissions import relay_grants
+from infra.settings import InfraSettings
+
+APIGW_HANDLERS = {
+    "Connect": "voice_runtime.apigw.connect_handler",
+    "Disconnect": "voice_runtime.apigw.disconnect_handler",
+    "Default": "voice_runtime.apigw.default_handler",
+    "Authorizer": "voice_runtime.apigw.authorizer_handler",
+}
+LIVE_ALIAS = "live"
+
+
+class RuntimeStack(Stack):
+    """Everything a caller's voice touches."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, plan: Plan, settings: InfraSettings,
+                 **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        arns = ArnScope(Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID)
+        compiled = plan.compiled
+        for key, value in plan.tags.items():
+            Tags.of(self).add(key, value)
+        code = project_code(settings)
+        layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", settings.powertools_layer_arn(Aws.PARTITION, Aws.REGION))
+        environment = {"VOICE_NAMESPACE": compiled.namespace,
+                       "VOICE_CACHE_TTL_SECONDS": str(compiled.cache_ttl_seconds)}
+        self.handlers = {
+            name: ProjectFunction(self, f"{name}Handler", handler=handler, code=code, layer=layer,
+                                  description=f"voice runtime WebSocket {name.lower()} ({handler})",
+                                  environment=environment, timeout_seconds=10 if name == "Authorizer" else 29,
+                                  memory_mb=256, log_retention_days=settings.log_retention_days)
+            for name, handler in APIGW_HANDLERS.items()
+        }
+        for name in ("Default", "Authorizer"):
+            self.handlers[name].allow(["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+                                      arns.parameter_tree(compiled.namespace))
+            acknowledge(self.handlers[name].role.node.find_child("DefaultPolicy"),
+                        f"AwsSolutions-IAM5[Resource::{NAG_ARNS.parameter_tree(compiled.namespace)[1]}]",
+                        "reads the namespace's registry and live state in one batch; nothing outside it")
+        # CodeDeploy shifts traffic between versions of $default through this alias; API Gateway calls the alias.
+        default = self.handlers["Default"].function
+        self.live_alias = lambda_.Alias(self, "DefaultLive", alias_name=LIVE_ALIAS,
+                                        version=default.current_version)
+        self.api = VoiceWebSocketApi(
+            self, "WebSocket", connect=self.handlers["Connect"].function,
+            disconnect=self.handlers["Disconnect"].function, default=self.live_alias,
+            authorizer=self.handlers["Authorizer"].function, log_retention_days=settings.log_retention_days)
+        connections = self.api.connections_arn(Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID)
+        api_id = self.get_logical_id(cast(CfnElement, self.api.api.node.default_child))
+        self.handlers["Default"].allow(["execute-api:ManageConnections"], [connections])
+        acknowledge(self.handlers["Default"].role.node.find_child("DefaultPolicy"),
+                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:"
+                    f"<AWS::AccountId>:<{api_id}>/{STAGE}/*/"
+                    f"@connections/*]",
+                    "posts replies to the caller's connection: connection ids are only known at run time; "
+                    "scoped to this API's stage")
+        if compiled.deployment_application and compiled.deployment_group:
+            self.canary: CanaryDeployment | None = CanaryDeployment(
+                self, "Canary", alias=self.live_alias, application=compiled.deployment_application,
+                group=compiled.deployment_group,
+                alarm_names=[a.name for a in plan.alarms if a.rollback_deployment])
+        else:
+            self.canary = None
+        self.relay = RelayService(
+            self, "Relay", settings=settings,
+            environment={**environment, "VOICE_RUNTIME_PORT": str(settings.relay_port)},
+            grants=relay_grants(compiled, arns), nag_grants=relay_grants(compiled, NAG_ARNS))
