@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from cli import rollout_render as render
 from cli.options import EndpointUrl, JsonFlag, Profile, Region, clients_from
@@ -171,6 +172,15 @@ def _write_phase(ctx: Ctx, record: PhaseRecord) -> int:
                                  description=f"{record.action} to {record.phase} by {record.actor}: {record.reason}")
 
 
+def _reread(ctx: Ctx, before: LiveState) -> LiveState:
+    """The live state after a write, read back: what runtimes will serve, including any concurrent writer's
+    update (a revert may land at any moment; it is never lost, and the person should see it)."""
+    after = live_store.read_live_state(ctx.ssm, ctx.namespace)
+    for variant in sorted(set(after.overrides) - set(before.overrides)):
+        ctx.out.warning(f"meanwhile: {escape(describe_override(after.overrides[variant]))}")
+    return after
+
+
 def advance(
     file: FileArg = None,
     to: Annotated[str | None, typer.Option("--to", help="Target phase (default: the next one).")] = None,
@@ -227,7 +237,7 @@ def advance(
                       else "advance", actor=_actor(actor), at=ctx.now, previous=step.current,
                       reason=reason + (f" [forced past: {', '.join(forced)}]" if force and forced else ""))
     version = _write_phase(ctx, new)
-    after = state.model_copy(update={"phase": new})
+    after = _reread(ctx, state)
     render.moved(ctx.out, new, after, version, result, json_out)
 
 
@@ -250,7 +260,7 @@ def rollback(
     new = PhaseRecord(phase=target, path=topology.locate(target)[0], action="rollback", actor=_actor(actor),
                       reason=reason, at=ctx.now, previous=current)
     version = _write_phase(ctx, new)
-    render.moved(ctx.out, new, state.model_copy(update={"phase": new}), version,
+    render.moved(ctx.out, new, _reread(ctx, state), version,
                  {"namespace": ctx.namespace, "from": current, "to": target}, json_out)
 
 
@@ -300,7 +310,7 @@ def override_set(
     variant, share = parse_assignment(assignment, _applied(ctx, state))
     record = person_override(variant, share, actor=_actor(actor), reason=reason, at=ctx.now)
     version = live_store.put_override(ctx.ssm, ctx.namespace, record)
-    after = state.model_copy(update={"overrides": {**state.overrides, variant: record}})
+    after = _reread(ctx, state)
     render.override_written(ctx.out, record, version, after, json_out)
 
 
