@@ -12,7 +12,7 @@ from control_plane.aws.live_store import read_namespace
 from registry.assignment import Subject
 from registry.compiled import CompiledRegistry
 from registry.live_state import param_registry, param_runbook
-from tests.voice_runtime.conftest import BASELINE, NS, RUNBOOK, FakeClock, namespace_values, phase_value
+from tests.voice_runtime.support import BASELINE, NS, RUNBOOK, FakeClock, namespace_values, phase_value
 from voice_runtime.registry_client import RegistryClient
 
 SUBJECTS = [Subject(f"user-{i}") for i in range(200)]

@@ -1,0 +1,226 @@
+"""The WebSocket server (websockets' asyncio implementation): the thin shell around `VoiceSession`.
+
+Per connection: a reader loop feeds the session, a sender task pumps its outbox; the idle timeout and the close
+codes of docs/protocol.md are applied here. Plain HTTP GETs on the same port serve /healthz, the browser client's
+static files (voice_runtime/web/) and, for internal callers, the emulated backends' latency knob.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import mimetypes
+import secrets
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from registry.model import Backend
+from voice_runtime.adapters.table import AdapterTable
+from voice_runtime.metrics import MetricsSink
+from voice_runtime.protocol import CloseCode
+from voice_runtime.registry_client import RegistryClient
+from voice_runtime.session import SlowConsumer, VoiceSession
+from voice_runtime.settings import RuntimeSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEB_DIR = Path(__file__).resolve().parent / "web"
+CLOSE_TIMEOUT = 2.0
+
+
+def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
+    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
+                       ("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff")])
+    return Response(status.value, status.phrase, headers, body)
+
+
+def _json(status: HTTPStatus, payload: object) -> Response:
+    return _response(status, json.dumps(payload, default=str).encode(), "application/json")
+
+
+class VoiceServer:
+    """Owns the sessions of one runtime process and the websockets server serving them."""
+
+    def __init__(
+        self,
+        settings: RuntimeSettings,
+        *,
+        registry: RegistryClient,
+        adapters: AdapterTable,
+        metrics: MetricsSink,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.adapters = adapters
+        self.metrics = metrics
+        self.clock = clock
+        self.wall = wall
+        self.sessions: dict[str, VoiceSession] = {}
+        self.web_dir = settings.web_dir or DEFAULT_WEB_DIR
+        self.server: Server | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self.connections_total = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------------------------
+
+    async def start(self, *, refresh: bool = True) -> None:
+        """Fetch the registry once (bounded by the SSM timeout), start the refresh loop, listen."""
+        if refresh:
+            await self.registry.refresh()
+            self._refresher = asyncio.get_running_loop().create_task(self.registry.run())
+        s = self.settings
+        self.server = await serve(
+            self.handler, s.host, s.port,
+            process_request=self.process_request,
+            max_size=s.max_message_bytes,
+            ping_interval=s.heartbeat_seconds,
+            ping_timeout=s.ping_timeout_seconds,
+            close_timeout=CLOSE_TIMEOUT,
+            compression=None,  # PCM barely compresses, and inflating is a decompression-bomb surface
+            max_queue=64,
+        )
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        if self.server is not None:
+            self.server.close(close_connections=True)
+            await self.server.wait_closed()
+        await self.adapters.aclose()
+        self.metrics.flush()
+
+    # --- WebSocket connections -------------------------------------------------------------------------------------
+
+    async def handler(self, ws: ServerConnection) -> None:
+        session = VoiceSession(settings=self.settings, registry=self.registry, adapters=self.adapters,
+                               metrics=self.metrics, clock=self.clock, wall=self.wall)
+        self.sessions[session.session_id] = session
+        self.connections_total += 1
+        sender = asyncio.get_running_loop().create_task(self._sender(ws, session))
+        try:
+            await self._reader(ws, session, sender)
+        except ConnectionClosed:
+            pass
+        except Exception:  # a bug in one session must not reach the others or the server
+            log.exception("session %s crashed", session.session_id)
+            with contextlib.suppress(Exception):
+                await ws.close(CloseCode.INTERNAL, "internal error")
+        finally:
+            sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
+            await session.aclose()
+            self.sessions.pop(session.session_id, None)
+
+    async def _reader(self, ws: ServerConnection, session: VoiceSession, sender: asyncio.Task[None]) -> None:
+        idle = self.settings.idle_timeout_seconds
+        while not sender.done():
+            quiet = self.clock() - session.last_activity
+            wait = idle if session.busy else max(0.01, idle - quiet)
+            try:
+                message = await asyncio.wait_for(ws.recv(), wait)
+            except TimeoutError:
+                if not session.busy and self.clock() - session.last_activity >= idle:
+                    await ws.close(CloseCode.IDLE_TIMEOUT, "idle timeout")
+                    return
+                continue
+            if isinstance(message, str):
+                session.on_text(message)
+            else:
+                session.on_binary(message)
+
+    async def _sender(self, ws: ServerConnection, session: VoiceSession) -> None:
+        try:
+            close = await session.pump(ws.send)
+        except SlowConsumer as exc:
+            log.info("session %s: %s", session.session_id, exc)
+            close = (CloseCode.SLOW_CONSUMER, "slow consumer")
+        except ConnectionClosed:
+            return
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await ws.close(*close)
+
+    # --- plain HTTP ------------------------------------------------------------------------------------------------
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Upgrade WebSocket requests; answer plain GETs (health, knob, static files) directly."""
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        url = urlsplit(request.path)
+        if url.path == "/healthz":
+            return _json(HTTPStatus.OK, self.health())
+        if url.path == "/admin/emulated":
+            return self._latency_knob(parse_qs(url.query))
+        return self._static(url.path)
+
+    def health(self) -> dict[str, object]:
+        return {"ok": True, "sessions": len(self.sessions), "connections_total": self.connections_total,
+                "registry": self.registry.status().to_json(), "adapters": self.adapters.loaded(),
+                "adapter_errors": {b.value: e for b, e in self.adapters.load_errors.items()}}
+
+    def _latency_knob(self, query: dict[str, list[str]]) -> Response:
+        """GET /admin/emulated?backend=nova_sonic&p50_ms=900&p95_ms=1500[&failure_rate=0.1][&token=...]"""
+        expected = self.settings.internal_token
+        if expected is not None and not secrets.compare_digest(query.get("token", [""])[0], expected):
+            return _json(HTTPStatus.FORBIDDEN, {"error": "token required"})
+        try:
+            backend = Backend(query["backend"][0])
+            adapter = self.adapters.emulated(backend)
+            if adapter is None:
+                return _json(HTTPStatus.CONFLICT, {"error": f"{backend.value} is not served by the emulated backend"})
+            if "p50_ms" in query:
+                p50 = float(query["p50_ms"][0])
+                adapter.set_latency(p50, float(query["p95_ms"][0]) if "p95_ms" in query else None)
+            if "failure_rate" in query:
+                adapter.set_failure_rate(float(query["failure_rate"][0]))
+        except (KeyError, ValueError) as exc:
+            return _json(HTTPStatus.BAD_REQUEST, {"error": f"bad query: {exc}"})
+        except Exception as exc:  # e.g. the backend's adapter failed to load
+            return _json(HTTPStatus.CONFLICT, {"error": str(exc)})
+        return _json(HTTPStatus.OK, {"backend": backend.value, "settings": adapter.settings.model_dump()})
+
+    def _static(self, path: str) -> Response:
+        root = self.web_dir.resolve()
+        if not root.is_dir():
+            return _json(HTTPStatus.NOT_FOUND, {"error": "no browser client here; connect a WebSocket to /ws"})
+        target = (root / path.lstrip("/")).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_relative_to(root) or not target.is_file():
+            return _json(HTTPStatus.NOT_FOUND, {"error": "not found"})
+        content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        return _response(HTTPStatus.OK, target.read_bytes(), content_type)
+
+
+def create_server(
+    settings: RuntimeSettings,
+    registry: RegistryClient,
+    metrics: MetricsSink,
+    *,
+    emulated: frozenset[Backend] = frozenset(),
+    clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], float] = time.time,
+) -> VoiceServer:
+    """Compose a server from its parts (the CLI, the embedded stack and tests all build it here)."""
+    adapters = AdapterTable(settings, emulated=emulated)
+    return VoiceServer(settings, registry=registry, adapters=adapters, metrics=metrics, clock=clock, wall=wall)
