@@ -67,8 +67,14 @@ class RuntimeSettings(BaseModel):
     emulated: EmulatedBackendSettings = Field(default_factory=EmulatedBackendSettings)
     emulated_per_backend: dict[Backend, EmulatedBackendSettings] = Field(default_factory=dict)
 
-    aws_endpoint_url: str | None = None
-    aws_region: str | None = None
+    aws_endpoint_url: str | None = Field(default=None, description="SSM/CloudWatch endpoint (moto in embedded mode).")
+    region: str | None = None
+    # Read by the AWS backend adapters (voice_runtime.adapters.backend_settings.BackendSettings.of): the backends'
+    # endpoint (the local emulators in embedded mode), the CA to trust for them, system prompts by key.
+    backend_endpoint_url: str | None = None
+    emulator_ca_file: str | None = None
+    system_prompts: dict[str, str] = Field(default_factory=dict)
+    turn_timeout_seconds: float | None = None
     web_dir: Path | None = Field(default=None, description="Static files served at GET /; default voice_runtime/web.")
 
     def emulated_for(self, backend: Backend) -> EmulatedBackendSettings:
