@@ -1,0 +1,45 @@
+"""One synthesis of the example registry for the whole infra test session (jsii starts node: seconds, not ms)."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import EXAMPLE
+
+# Before anything imports aws_cdk: jsii's node 20 end-of-life banner would otherwise open every run.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@dataclass
+class Synthesized:
+    registry: Any
+    built: Any  # infra.assembly.BuiltApp
+    control_template: Any  # aws_cdk.assertions.Template
+    runtime_template: Any
+    control: dict[str, Any]
+    runtime: dict[str, Any]
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    from aws_cdk.assertions import Template
+
+    from infra.assembly import build_app
+    from registry.loader import load_file
+
+    registry = load_file(EXAMPLE).registry
+    assert registry is not None
+    start = time.perf_counter()
+    built = build_app(registry, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    control = Template.from_stack(built.control_plane)
+    runtime = Template.from_stack(built.runtime)
+    seconds = time.perf_counter() - start
+    print(f"\n[infra] build + synth of {Path(EXAMPLE).name}: {seconds:.1f} s")
+    return Synthesized(registry, built, control, runtime, control.to_json(), runtime.to_json(), seconds)

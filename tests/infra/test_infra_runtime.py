@@ -1,0 +1,123 @@
+"""Runtime stack: WebSocket routes and authorizer, access logs, handlers, the relay's IAM, and the canary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from tests.infra.conftest import Synthesized
+from tests.infra.template_text import as_list, logical_id, policy_statements, text
+
+NS = "/silentinfinity/voice"
+PARAM = f"arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter{NS}"
+
+
+def resources(template: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [r.get("Properties", {}) for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def test_websocket_routes_and_the_connect_authorizer(synthesized: Synthesized) -> None:
+    template = synthesized.runtime
+    routes = {r["RouteKey"]: r for r in resources(template, "AWS::ApiGatewayV2::Route")}
+    assert sorted(routes) == ["$connect", "$default", "$disconnect"]
+    authorizer = logical_id(template, "AWS::ApiGatewayV2::Authorizer", AuthorizerType="REQUEST")
+    assert routes["$connect"]["AuthorizationType"] == "CUSTOM"
+    assert routes["$connect"]["AuthorizerId"] == {"Ref": authorizer}
+    assert template["Resources"][authorizer]["Properties"]["IdentitySource"] == ["route.request.querystring.token"]
+    synthesized.runtime_template.has_resource_properties("AWS::ApiGatewayV2::Api", {
+        "ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.type"})
+
+
+def test_stage_has_access_logs_and_throttling(synthesized: Synthesized) -> None:
+    synthesized.runtime_template.has_resource_properties("AWS::ApiGatewayV2::Stage", {
+        "AutoDeploy": True,
+        "AccessLogSettings": {"DestinationArn": Match.any_value(), "Format": Match.string_like_regexp("connectionId")},
+        "DefaultRouteSettings": Match.object_like({"ThrottlingRateLimit": Match.any_value(),
+                                                   "ThrottlingBurstLimit": Match.any_value()}),
+    })
+
+
+def test_each_route_runs_its_handler_on_python_312_arm64(synthesized: Synthesized) -> None:
+    for handler in ("connect_handler", "disconnect_handler", "default_handler", "authorizer_handler"):
+        synthesized.runtime_template.has_resource_properties("AWS::Lambda::Function", {
+            "Handler": f"voice_runtime.apigw.{handler}", "Runtime": "python3.12", "Architectures": ["arm64"],
+            "Environment": {"Variables": Match.object_like({"VOICE_NAMESPACE": NS})}})
+
+
+def test_default_route_goes_through_the_canary_alias(synthesized: Synthesized) -> None:
+    template = synthesized.runtime
+    alias = logical_id(template, "AWS::Lambda::Alias", Name="live")
+    integrations = [text(i["IntegrationUri"]) for i in resources(template, "AWS::ApiGatewayV2::Integration")]
+    assert sum(f"<{alias}>" in uri for uri in integrations) == 1
+
+
+def test_canary_group_has_the_registry_alarms_and_auto_rollback(synthesized: Synthesized) -> None:
+    rollback = sorted(n for n, a in synthesized.registry.alarms.items() if a.actions.rollback_deployment)
+    assert rollback == ["VoiceM2_P95_Breach"]
+    deployment = synthesized.registry.deployment
+    synthesized.runtime_template.has_resource_properties("AWS::CodeDeploy::Application", {
+        "ApplicationName": deployment.application, "ComputePlatform": "Lambda"})
+    synthesized.runtime_template.has_resource_properties("AWS::CodeDeploy::DeploymentGroup", {
+        "DeploymentGroupName": deployment.deployment_group,
+        "DeploymentConfigName": "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+        "AlarmConfiguration": {"Enabled": True, "Alarms": [{"Name": n} for n in rollback]},
+        "AutoRollbackConfiguration": {"Enabled": True, "Events": Match.array_with(
+            ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"])},
+    })
+
+
+def relay_statements(synthesized: Synthesized) -> dict[str, list[str]]:
+    template = synthesized.runtime
+    task = resources(template, "AWS::ECS::TaskDefinition")
+    assert len(task) == 1
+    role = task[0]["TaskRoleArn"]["Fn::GetAtt"][0]
+    by_action: dict[str, list[str]] = {}
+    for statement in policy_statements(template, role):
+        for action in as_list(statement["Action"]):
+            by_action.setdefault(action, []).extend(text(r) for r in as_list(statement["Resource"]))
+    return by_action
+
+
+def test_relay_iam_is_scoped_to_its_models_endpoints_and_namespace(synthesized: Synthesized) -> None:
+    by_action = relay_statements(synthesized)
+    assert by_action["bedrock:InvokeModelWithBidirectionalStream"] == [
+        "arn:<AWS::Partition>:bedrock:<AWS::Region>::foundation-model/amazon.nova-sonic-v1:0"]
+    assert by_action["sagemaker:InvokeEndpointWithResponseStream"] == [
+        "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint/csm-1b-inference-v1"]
+    for action in ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"):
+        assert sorted(by_action[action]) == [PARAM, f"{PARAM}/*"]
+    assert "ssm:PutParameter" not in by_action, "the relay reads live state, never writes it"
+    unscoped = sorted(a for a, rs in by_action.items() if "*" in rs)
+    # Only the services with no resource-level permissions get "*".
+    assert unscoped == ["polly:SynthesizeSpeech", "transcribe:StartStreamTranscription",
+                        "transcribe:StartStreamTranscriptionWebSocket"]
+
+
+def test_relay_service_runs_the_dockerfile_image_on_arm64(synthesized: Synthesized) -> None:
+    template = synthesized.runtime_template
+    template.has_resource_properties("AWS::ECS::TaskDefinition", {
+        "RuntimePlatform": {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"},
+        "ContainerDefinitions": [Match.object_like({
+            "PortMappings": [Match.object_like({"ContainerPort": 8080})],
+            "Environment": Match.array_with([{"Name": "VOICE_NAMESPACE", "Value": NS}]),
+        })],
+    })
+    template.has_resource_properties("AWS::ElasticLoadBalancingV2::TargetGroup", {
+        "HealthCheckPath": "/healthz",
+        "TargetGroupAttributes": Match.array_with([
+            {"Key": "deregistration_delay.timeout_seconds", "Value": "120"}])})
+    template.has_resource_properties("AWS::ElasticLoadBalancingV2::LoadBalancer", {
+        "LoadBalancerAttributes": Match.array_with([{"Key": "idle_timeout.timeout_seconds", "Value": "600"},
+                                                    {"Key": "access_logs.s3.enabled", "Value": "true"}])})
+    # The image is an asset built at deploy time from the project's Dockerfile (synthesis needs no Docker); its
+    # staged context holds only what .dockerignore lets through.
+    assembly = Path(synthesized.built.app.synth().directory)
+    manifest = json.loads((assembly / f"{synthesized.built.runtime.artifact_id}.assets.json").read_text())
+    images = [i["source"] for i in manifest["dockerImages"].values()]
+    assert [(i["dockerFile"], i["platform"]) for i in images] == [("Dockerfile", "linux/arm64")]
+    context = {p.name for p in (assembly / images[0]["directory"]).iterdir()}
+    assert {"Dockerfile", "pyproject.toml", "registry", "voice_runtime", "cli"} <= context
+    assert not context & {".venv", ".git", "tests"}
