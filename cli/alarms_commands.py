@@ -1,9 +1,155 @@
-"""Command group placeholder: filled by the capability that owns it."""
+"""`voicectl alarms`: alarm states from CloudWatch, and backtesting a registry's alarms on a metric history."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.markup import escape
+
+from cli.options import EndpointUrl, JsonFlag, Profile, Region, RegistryFile, clients_from
+from cli.output import Output
+from control_plane.alarms.backtest import BacktestReport, backtest, read_history
+from control_plane.alarms.evaluator import definitions_from_registry
+from control_plane.alarms.listing import AlarmRow, alarm_rows, describe
+from registry.compiled import compile_registry
+from registry.errors import RegistryInvalid, UsageError
+from registry.loader import load_file
+from registry.model import Registry
+
+alarms_app = typer.Typer(help="Alarm states, and when a registry's alarms would have fired on a metric history.",
+                         no_args_is_help=True)
+
+_STATE_STYLE = {"ALARM": "bold red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
+
+
+def _load(path: Path, out: Output) -> Registry:
+    result = load_file(path)
+    for d in result.diagnostics:
+        (out.warning if d.severity == "warning" else out.error)(str(d))
+    if result.registry is None:
+        raise RegistryInvalid(result.diagnostics)
+    return result.registry
+
+
+def _state(state: str | None) -> str:
+    if state is None:
+        return "[dim]not applied[/dim]"
+    return f"[{_STATE_STYLE.get(state, 'white')}]{state}[/]"
+
+
+@alarms_app.command("list")
+def list_cmd(
+    file: Annotated[Path | None, typer.Argument(help="Only this registry's alarms, with what each reverts.",
+                                                show_default=False)] = None,
+    prefix: Annotated[str | None, typer.Option("--prefix", help="Only alarms whose name starts with this.")] = None,
+    json_out: JsonFlag = False,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """List alarms and their states (DescribeAlarms): ALARM reverts, INSUFFICIENT_DATA holds, OK is healthy."""
+    out = Output(json_mode=json_out)
+    declared = compile_registry(_load(file, out)).alarms if file else None
+    cloudwatch = clients_from(endpoint_url, region, profile).cloudwatch
+    described = describe(cloudwatch, names=sorted(declared) if declared else None, prefix=prefix)
+    rows = alarm_rows(described, declared)
+    if json_out:
+        out.data([r.as_dict() for r in rows])
+        return
+    if not rows:
+        out.show("no alarms found")
+        out.hint("apply a registry first: voicectl apply FILE")
+        return
+    width = max(len(r.name) for r in rows)
+    for row in rows:
+        since = f"since {row.updated.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC" if row.updated else ""
+        actions = _actions(row)
+        out.show(f"{escape(row.name.ljust(width))}  {_state(row.state)}  {since}"
+                 + (f"  [dim]on ALARM: {escape(actions)}[/dim]" if actions else ""))
+        if row.reason:
+            out.show(f"    [dim]{escape(row.reason)}[/dim]")
+    firing = [r.name for r in rows if r.state == "ALARM"]
+    if firing:
+        out.hint(f"firing: {', '.join(firing)}; see what was reverted with: voicectl status FILE")
+
+
+def _actions(row: AlarmRow) -> str:
+    parts = []
+    if row.revert:
+        parts.append(f"revert {', '.join(row.revert)}")
+    if row.rollback_deployment:
+        parts.append("stop CodeDeploy deployment")
+    if row.notify:
+        parts.append(f"notify {', '.join(row.notify)}")
+    return "; ".join(parts)
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@alarms_app.command("backtest")
+def backtest_cmd(
+    file: RegistryFile,
+    metrics: Annotated[Path, typer.Option("--metrics", help="Metric history: .csv (timestamp,metric,<dimension>..,"
+                                          "value) or .jsonl (one sample per line, or the runtime's EMF lines).",
+                                          show_default=False)],
+    alarm: Annotated[list[str] | None, typer.Option("--alarm", help="Only this alarm (repeatable).")] = None,
+    step: Annotated[float | None, typer.Option("--step", help="Seconds between evaluations (default: 60, or the "
+                                               "shortest period if under a minute).", min=1)] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Replay a metric history through FILE's alarms with the local evaluator (CloudWatch's semantics) and print
+    when each would have fired and recovered, and what it would have reverted. Nothing is written anywhere.
+
+    Example: voicectl alarms backtest examples/voice-m2.yaml --metrics examples/metrics-regression.jsonl
+    """
+    out = Output(json_mode=json_out)
+    registry = _load(file, out)
+    alarms = definitions_from_registry(registry)
+    if alarm:
+        unknown = sorted(set(alarm) - {a.name for a in alarms})
+        if unknown:
+            raise UsageError(f"no alarm named {', '.join(unknown)} in {file}",
+                             hint=f"choose from: {', '.join(a.name for a in alarms)}")
+        alarms = [a for a in alarms if a.name in alarm]
+    samples = read_history(metrics, default_namespace=registry.metrics_namespace)
+    report = backtest(alarms, samples, step=step)
+    if json_out:
+        out.data(report.as_dict())
+        return
+    _render(report, out, metrics, {a.name for a in alarms if a.revert})
+
+
+def _render(report: BacktestReport, out: Output, metrics: Path, reverting: set[str]) -> None:
+    out.show(f"{metrics}: {report.samples} samples, {_when(report.start)} -> {_when(report.end)} UTC, "
+             f"{report.ticks} evaluations of {len(report.alarms)} alarm(s)")
+    if not report.events:
+        out.show("[green]no alarm would have changed state[/green]")
+    for e in report.events:
+        would = []
+        if e.would_revert:
+            would.append(f"would revert {', '.join(e.would_revert)} to 0%")
+        if e.would_rollback:
+            would.append("stop the CodeDeploy deployment")
+        if e.would_notify:
+            would.append(f"notify {', '.join(e.would_notify)}")
+        if e.recovered:
+            would.append("no action: reverted variants stay at 0% until a person clears them"
+                         if e.alarm in reverting else "no action")
+        out.show(f"{_when(e.at)}  [bold]{escape(e.alarm)}[/bold]  {_state(e.previous.value)} -> "
+                 f"{_state(e.state.value)}  {escape('; '.join(would))}")
+        out.show(f"    [dim]{escape(e.reason)}[/dim]")
+    for name in report.alarms:
+        fired = report.fired(name)
+        final = report.final.get(name)
+        summary = (f"fired {len(fired)} time(s), first at {_when(fired[0].at)}" if fired else "never fired")
+        out.show(f"  {escape(name)}: {summary}; ends {_state(final.value if final else None)}")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the voicectl app."""
+    """Attach the `alarms` group to the voicectl app."""
+    app.add_typer(alarms_app, name="alarms")
