@@ -10,6 +10,7 @@ The clock is read in one place (_now): $VOICECTL_NOW (ISO 8601) pins it, for tes
 
 from __future__ import annotations
 
+import getpass
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,7 +92,13 @@ def _now() -> datetime:
 
 
 def _actor(actor: str | None) -> str:
-    return actor or os.environ.get("USER") or "unknown"
+    """--actor / $VOICECTL_ACTOR, else the login name; recorded with every write."""
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (containers without a passwd entry)
+        return "unknown"
 
 
 @dataclass
@@ -172,11 +179,11 @@ def _write_phase(ctx: Ctx, record: PhaseRecord) -> int:
                                  description=f"{record.action} to {record.phase} by {record.actor}: {record.reason}")
 
 
-def _reread(ctx: Ctx, before: LiveState) -> LiveState:
+def _reread(ctx: Ctx, before: LiveState, own: str | None = None) -> LiveState:
     """The live state after a write, read back: what runtimes will serve, including any concurrent writer's
     update (a revert may land at any moment; it is never lost, and the person should see it)."""
     after = live_store.read_live_state(ctx.ssm, ctx.namespace)
-    for variant in sorted(set(after.overrides) - set(before.overrides)):
+    for variant in sorted(set(after.overrides) - set(before.overrides) - {own}):
         ctx.out.warning(f"meanwhile: {escape(describe_override(after.overrides[variant]))}")
     return after
 
@@ -196,8 +203,12 @@ def advance(
     Advances when the active phase's bake has elapsed, every gate holds over the bake window (missing data holds),
     each approval gate has a sign-off (voicectl approve), no alarm of the registry is in ALARM, no override or
     runbook map is active, and FILE is what is applied. Otherwise exits 3 listing every failed condition and when
-    it could pass. FILE is required (it holds the gates), except with --force. Before any advance was ever made
-    the first phase is active; the first advance records it (action 'init') and starts its bake.
+    it could pass. Before any advance was ever made the first phase is active; the first advance records it
+    (action 'init') and starts its bake.
+
+    Sources: the namespace is --namespace, else FILE's; phases and weights come from the applied
+    <namespace>/registry parameter (what runtimes serve); bakes, gates and paths come from FILE, which is
+    therefore required (except with --force) and must be the applied one. Gate data: --metrics-from.
     """
     ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
     if force and not reason.strip():
@@ -279,6 +290,9 @@ def approve(
     Only a sign-off recorded while the phase is active counts; the guard compares the score with min_score.
     """
     ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    state = live_store.read_live_state(ctx.ssm, ctx.namespace)
+    if state.registry is not None and phase != active_phase(_topology(ctx, state.registry), state.phase):
+        ctx.out.warning(f"{phase} is not the active phase: a sign-off counts only if recorded while it is active")
     if not by.strip() or score < 0:
         raise UsageError("approve needs --score and --by", hint=f"e.g. voicectl approve {phase} --score 4.2 --by qa")
     if ctx.policy is not None:
@@ -310,7 +324,7 @@ def override_set(
     variant, share = parse_assignment(assignment, _applied(ctx, state))
     record = person_override(variant, share, actor=_actor(actor), reason=reason, at=ctx.now)
     version = live_store.put_override(ctx.ssm, ctx.namespace, record)
-    after = _reread(ctx, state)
+    after = _reread(ctx, state, own=variant)
     render.override_written(ctx.out, record, version, after, json_out)
 
 

@@ -87,7 +87,10 @@ def to_event(namespace: str, version: ParameterVersion) -> Event:
 
 def merge_history(namespace: str, versions: Iterable[ParameterVersion]) -> list[Event]:
     """Every version of every parameter as events, oldest first (ties in parameter, version order)."""
-    return sorted((to_event(namespace, v) for v in versions), key=lambda e: (e.at, e.parameter, e.version))
+    # Records carry the writer's clock; SSM's own write time breaks ties in the order writes really landed.
+    keyed = [(to_event(namespace, v), v.modified) for v in versions]
+    keyed.sort(key=lambda pair: (pair[0].at, pair[1], pair[0].parameter, pair[0].version))
+    return [event for event, _ in keyed]
 
 
 def history_parameters(namespace: str, names: Iterable[str]) -> list[str]:

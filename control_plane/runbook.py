@@ -107,6 +107,14 @@ def render_runbook(ctx: RunbookContext) -> str:
     lines.append(f"   alarms in ALARM: {', '.join(firing) or 'none'}")
     if missing:
         lines.append(f"   alarms MISSING (nothing reverts on them): {', '.join(missing)}")
+    for name in firing:
+        spec = state.registry.alarms.get(name) if state.registry else None
+        unreverted = [v for v in (spec.revert if spec else []) if v not in state.overrides and v not in state.runbook]
+        if unreverted:
+            lines.append(f"   !! {name} is in ALARM and should have reverted {', '.join(unreverted)}, but no override is "
+                         "set: the revert handler may not have run. Revert by hand:")
+            lines += [f"        voicectl override set {q(v)}=0 --namespace {q(ns)} --reason {q(name + ' fired')}"
+                      for v in unreverted]
     lines += ["", "2. WHAT REVERTED"]
     if not state.overrides and not state.runbook:
         lines.append("   nothing: no override and no runbook map is active")

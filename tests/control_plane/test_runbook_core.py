@@ -70,3 +70,11 @@ def test_runbook_text_has_live_values_and_exact_commands(compiled: CompiledRegis
     assert "voicectl override clear sonic-unified --namespace /silentinfinity/voice" in text
     assert "# -> Phase3_Week4" in text
     assert "within 30 s" in text
+
+
+def test_runbook_flags_an_alarm_whose_revert_did_not_happen(compiled: CompiledRegistry) -> None:
+    state = LiveState(registry=compiled, phase=PhaseRecord(phase="Phase3_Week5", at=T0))
+    text = render_runbook(RunbookContext(NS, state, "Phase3_Week5", T0, {"VoiceM2_P95_Breach": "ALARM"}, None, T0))
+    assert "VoiceM2_P95_Breach is in ALARM and should have reverted sonic-unified, but no override is set" in text
+    assert ("voicectl override set sonic-unified=0 --namespace /silentinfinity/voice "
+            "--reason 'VoiceM2_P95_Breach fired'") in text
