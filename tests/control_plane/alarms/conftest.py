@@ -13,10 +13,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from control_plane.alarms.evaluator import AlarmDefinition
+from control_plane.alarms.samples import Sample, dimensions_key
 from control_plane.aws import live_store
 from registry.compiled import compile_registry
 from registry.live_state import PhaseRecord, param_phase, param_registry
 from registry.loader import load_registry
+from registry.model import Comparison, MissingData
 
 NS = "/silentinfinity/voice"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "alarm_events"
@@ -86,3 +89,22 @@ def aws(example_path: Path) -> Iterator[Aws]:
         deployment_id = cd.create_deployment(applicationName="voice-m2-runtime",
                                              deploymentGroupName="voice-m2-relay-canary")["deploymentId"]
         yield Aws(ssm, sns, sqs, FakeCodeDeploy(cd), queue_url, deployment_id)
+
+
+def p95_alarm(**overrides: object) -> AlarmDefinition:
+    base: dict[str, object] = dict(
+        name="VoiceM2_P95_Breach", namespace="SilentInfinity/Voice", metric="VoiceM2_TTFA_ms",
+        dimensions=dimensions_key({"Variant": "sonic-unified"}), statistic="p95", period=300,
+        evaluation_periods=2, datapoints_to_alarm=2, threshold=800.0, comparison=Comparison.GREATER_THAN,
+        treat_missing_data=MissingData.NOT_BREACHING, revert=("sonic-unified",), notify=("voice-m2-oncall",),
+        rollback_deployment=True,
+    )
+    base.update(overrides)
+    return AlarmDefinition(**base)  # type: ignore[arg-type]
+
+
+def ttfa(value: float, at: float, variant: str = "sonic-unified") -> Sample:
+    return Sample.of("SilentInfinity/Voice", "VoiceM2_TTFA_ms", {"Variant": variant}, value, at)
+
+
+T0 = 1_800_000_000 - (1_800_000_000 % 300)  # a period boundary

@@ -12,7 +12,6 @@ import json
 import pytest
 
 from control_plane.alarms.evaluator import (
-    AlarmDefinition,
     AlarmStatus,
     Evaluator,
     breaches,
@@ -21,11 +20,12 @@ from control_plane.alarms.evaluator import (
     definitions_from_registry,
     evaluate,
 )
-from control_plane.alarms.samples import Sample, SampleStore, dimensions_key
+from control_plane.alarms.samples import SampleStore
 from control_plane.alarms.states import AlarmState
 from control_plane.alarms.statistics import UnsupportedStatistic, aggregate, percentile
 from registry.loader import load_registry
 from registry.model import Comparison, MissingData
+from tests.control_plane.alarms.conftest import T0, p95_alarm, ttfa
 
 RETAIN = "retain"
 ALARM, OK, INSUFFICIENT = AlarmState.ALARM, AlarmState.OK, AlarmState.INSUFFICIENT_DATA
@@ -123,25 +123,6 @@ def test_percentile_is_nearest_rank_and_always_an_observed_value() -> None:
 def test_unsupported_statistic_is_a_clear_error() -> None:
     with pytest.raises(UnsupportedStatistic, match="tm90"):
         aggregate([1.0], "tm90")
-
-
-def p95_alarm(**overrides: object) -> AlarmDefinition:
-    base: dict[str, object] = dict(
-        name="VoiceM2_P95_Breach", namespace="SilentInfinity/Voice", metric="VoiceM2_TTFA_ms",
-        dimensions=dimensions_key({"Variant": "sonic-unified"}), statistic="p95", period=300,
-        evaluation_periods=2, datapoints_to_alarm=2, threshold=800.0, comparison=Comparison.GREATER_THAN,
-        treat_missing_data=MissingData.NOT_BREACHING, revert=("sonic-unified",), notify=("voice-m2-oncall",),
-        rollback_deployment=True,
-    )
-    base.update(overrides)
-    return AlarmDefinition(**base)  # type: ignore[arg-type]
-
-
-def ttfa(value: float, at: float, variant: str = "sonic-unified") -> Sample:
-    return Sample.of("SilentInfinity/Voice", "VoiceM2_TTFA_ms", {"Variant": variant}, value, at)
-
-
-T0 = 1_800_000_000 - (1_800_000_000 % 300)  # a period boundary
 
 
 def test_period_aggregation_uses_complete_periods_and_exact_dimensions() -> None:
