@@ -122,8 +122,7 @@ class VoiceServer:
             pass
         except Exception:  # a bug in one session must not reach the others or the server
             log.exception("session %s crashed", session.session_id)
-            with contextlib.suppress(Exception):
-                await ws.close(CloseCode.INTERNAL, "internal error")
+            await self._close(ws, CloseCode.INTERNAL, "internal error")
         finally:
             sender.cancel()
             with contextlib.suppress(BaseException):
@@ -140,7 +139,7 @@ class VoiceServer:
                 message = await asyncio.wait_for(ws.recv(), wait)
             except TimeoutError:
                 if not session.busy and self.clock() - session.last_activity >= idle:
-                    await ws.close(CloseCode.IDLE_TIMEOUT, "idle timeout")
+                    await self._close(ws, CloseCode.IDLE_TIMEOUT, "idle timeout")
                     return
                 continue
             if isinstance(message, str):
@@ -157,8 +156,17 @@ class VoiceServer:
         except ConnectionClosed:
             return
         if close is not None:
-            with contextlib.suppress(Exception):
-                await ws.close(*close)
+            await self._close(ws, *close)
+
+    @staticmethod
+    async def _close(ws: ServerConnection, code: int, reason: str) -> None:
+        """Close with a code; a client that does not read never lets the close frame drain, so abort it then."""
+        try:
+            await asyncio.wait_for(ws.close(code, reason), CLOSE_TIMEOUT + 1)
+        except TimeoutError:
+            ws.transport.abort()
+        except Exception:
+            log.debug("closing a connection failed", exc_info=True)
 
     # --- plain HTTP ------------------------------------------------------------------------------------------------
 
