@@ -6,7 +6,8 @@ action, an SNS topic, or an EventBridge rule on "CloudWatch Alarm State Change" 
 Configuration (environment variables):
 
 * VOICE_NAMESPACE (required): the registry's SSM namespace, e.g. /silentinfinity/voice.
-* VOICE_TOPIC_ARN_PREFIX: prefix of the notification topics' ARNs, e.g. arn:aws:sns:us-east-1:123456789012:
+* VOICE_TOPIC_ARNS: a JSON object of topic name -> ARN (what the CDK app sets; its topics have generated names).
+* VOICE_TOPIC_ARN_PREFIX: otherwise, the prefix of the topics' ARNs, e.g. arn:aws:sns:us-east-1:123456789012:
   (the topic name is appended); default: same partition, region and account as the alarm's ARN.
 * VOICE_DEPLOYMENT_APPLICATION, VOICE_DEPLOYMENT_GROUP: the CodeDeploy application and deployment group an
   alarm with rollback_deployment stops; default: the compiled registry's `deployment` section.
@@ -22,6 +23,7 @@ would not help).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +56,7 @@ class HandlerConfig:
     topic_arn_prefix: str | None = None
     deployment_application: str | None = None
     deployment_group: str | None = None
+    topic_arns: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> HandlerConfig:
@@ -62,8 +65,16 @@ class HandlerConfig:
         if not namespace:
             raise RevertConfigError("VOICE_NAMESPACE is not set",
                                     hint="set it to the registry's namespace, e.g. /silentinfinity/voice")
+        try:
+            topic_arns = json.loads(env.get("VOICE_TOPIC_ARNS") or "{}")
+        except json.JSONDecodeError as exc:
+            raise RevertConfigError(f"VOICE_TOPIC_ARNS is not JSON: {exc}",
+                                    hint='set it to {"topic-name": "arn:aws:sns:..."}') from exc
+        if not isinstance(topic_arns, dict) or not all(isinstance(v, str) for v in topic_arns.values()):
+            raise RevertConfigError("VOICE_TOPIC_ARNS must be a JSON object of topic name -> ARN")
         return cls(namespace.rstrip("/"), env.get("VOICE_TOPIC_ARN_PREFIX") or None,
-                   env.get("VOICE_DEPLOYMENT_APPLICATION") or None, env.get("VOICE_DEPLOYMENT_GROUP") or None)
+                   env.get("VOICE_DEPLOYMENT_APPLICATION") or None, env.get("VOICE_DEPLOYMENT_GROUP") or None,
+                   {str(k): v for k, v in topic_arns.items()})
 
     @property
     def deployment(self) -> tuple[str, str] | None:
@@ -74,6 +85,8 @@ class HandlerConfig:
     def topic_arn(self, topic: str, transition: AlarmTransition) -> str:
         if topic.startswith("arn:"):
             return topic
+        if topic in self.topic_arns:
+            return self.topic_arns[topic]
         if self.topic_arn_prefix:
             return f"{self.topic_arn_prefix}{topic}"
         region, account = transition.region or "us-east-1", transition.account or "000000000000"

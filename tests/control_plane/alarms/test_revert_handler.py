@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from control_plane.alarms import handler as handler_module
+from control_plane.alarms.events import parse_event
 from control_plane.alarms.handler import HandlerConfig, RevertConfigError, handle, lambda_handler
 from control_plane.aws import live_store
 from registry.errors import AwsError
@@ -198,6 +199,13 @@ def test_config_from_env() -> None:
     config = HandlerConfig.from_env({"VOICE_NAMESPACE": "/a/b/", "VOICE_TOPIC_ARN_PREFIX": "arn:aws:sns:eu-west-1:1:",
                                      "VOICE_DEPLOYMENT_APPLICATION": "app", "VOICE_DEPLOYMENT_GROUP": "grp"})
     assert (config.namespace, config.deployment) == ("/a/b", ("app", "grp"))
+    [transition] = parse_event(load_event("lambda_action.json"))
+    assert config.topic_arn("oncall", transition) == "arn:aws:sns:eu-west-1:1:oncall"
+    assert HandlerConfig(NS).topic_arn("oncall", transition) == "arn:aws:sns:us-east-1:123456789012:oncall"
+    cdk = HandlerConfig.from_env({"VOICE_NAMESPACE": NS, "VOICE_TOPIC_ARNS": '{"oncall": "arn:aws:sns:r:1:Gen-123"}'})
+    assert cdk.topic_arn("oncall", transition) == "arn:aws:sns:r:1:Gen-123"
+    with pytest.raises(RevertConfigError, match="VOICE_TOPIC_ARNS"):
+        HandlerConfig.from_env({"VOICE_NAMESPACE": NS, "VOICE_TOPIC_ARNS": "[1]"})
 
 
 def test_lambda_handler_entry_point_reads_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
