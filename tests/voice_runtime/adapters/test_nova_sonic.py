@@ -1,0 +1,125 @@
+"""The Nova Sonic relay through the real aws_sdk_bedrock_runtime client against the local HTTP/2 TLS emulator."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from registry.compiled import CompiledRegistry
+from tests.voice_runtime.adapters.conftest import context, speech
+from voice_runtime.adapters.base import AudioChunk, BackendError, BackendEvent, Transcript, TurnEnd, Usage
+from voice_runtime.adapters.nova_sonic import NovaSonicAdapter, handover_due
+from voice_runtime.emulators.behaviour import Fault
+from voice_runtime.emulators.server import EmulatorServer
+
+VARIANT = "sonic-unified"
+
+
+async def collect(session, frames: int = 5) -> list[BackendEvent]:  # type: ignore[no-untyped-def]
+    return [event async for event in session.run_turn(speech(frames))]
+
+
+async def test_turns_complete_with_audio_transcripts_and_usage(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
+    adapter = NovaSonicAdapter(settings)
+    session = await adapter.open_session(context(compiled, VARIANT))
+    try:
+        for _ in range(2):
+            events = await collect(session)
+            audio = b"".join(e.pcm for e in events if isinstance(e, AudioChunk))
+            assert len(audio) == 24_000 * 2 * 400 // 1000  # the emulator's 400 ms reply, every byte relayed
+            assert events[-1] == TurnEnd("END_TURN")
+            roles = {(e.role, e.final) for e in events if isinstance(e, Transcript)}
+            assert {("user", True), ("assistant", False), ("assistant", True)} <= roles
+            assert any(isinstance(e, Usage) and e.output_tokens > 0 for e in events)
+    finally:
+        await session.close()
+        await adapter.aclose()
+    log = emulators.emulators.nova.streams[0]
+    assert log.violation is None
+    assert log.system_prompt == "You are the Silent Infinity voice."
+    assert log.names[:6] == ["sessionStart", "promptStart", "contentStart", "textInput", "contentEnd", "contentStart"]
+    assert log.names[-3:] == ["contentEnd", "promptEnd", "sessionEnd"]
+    assert set(log.names[6:-3]) == {"audioInput"}
+
+
+async def test_barge_in_ends_the_turn_as_interrupted_and_the_next_turn_works(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
+    emulators.emulators.nova.behaviour.reply_audio_ms = 3000
+    adapter = NovaSonicAdapter(settings)
+    session = await adapter.open_session(context(compiled, VARIANT))
+    try:
+        seen: list[BackendEvent] = []
+        async for event in session.run_turn(speech()):
+            seen.append(event)
+            if isinstance(event, AudioChunk) and len(seen) < 50:
+                await session.barge_in()
+        assert seen[-1] == TurnEnd("INTERRUPTED")
+        assert sum(isinstance(e, AudioChunk) for e in seen) == 1  # nothing relayed after the barge-in
+        events = await collect(session)
+        assert events[-1].__class__ is TurnEnd
+        assert any(isinstance(e, AudioChunk) for e in events)
+    finally:
+        await session.close()
+        await adapter.aclose()
+
+
+@pytest.mark.parametrize(("fault", "code"), [
+    pytest.param(Fault.MODEL_TIMEOUT, "model_timeout", id="model-timeout"),
+    pytest.param(Fault.STREAM_ERROR, "stream_error", id="mid-stream-error"),
+    pytest.param(Fault.STALL, "timeout", id="stalled-reply-times-out"),
+])
+async def test_stream_failures_fail_the_turn_retryably_and_the_next_turn_gets_a_fresh_stream(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry, fault: Fault,
+        code: str) -> None:
+    emulators.emulators.nova.behaviour.inject(fault)
+    settings.turn_timeout_seconds = 1.0
+    adapter = NovaSonicAdapter(settings)
+    session = await adapter.open_session(context(compiled, VARIANT))
+    try:
+        with pytest.raises(BackendError) as caught:
+            await collect(session)
+        assert caught.value.retryable
+        assert caught.value.code == code
+        events = await collect(session)
+        assert events[-1] == TurnEnd("END_TURN")
+        assert len(emulators.emulators.nova.streams) == 2
+    finally:
+        await session.close()
+        await adapter.aclose()
+
+
+async def test_throttling_on_connect_is_a_retryable_backend_error(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
+    emulators.emulators.nova.behaviour.inject(Fault.THROTTLE)
+    adapter = NovaSonicAdapter(settings)
+    try:
+        with pytest.raises(BackendError) as caught:
+            await adapter.open_session(context(compiled, VARIANT))
+        assert caught.value.retryable and caught.value.code == "throttled"
+    finally:
+        await adapter.aclose()
+
+
+async def test_a_stream_near_the_8_minute_limit_is_handed_to_a_fresh_one_with_the_transcript(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry, clock) -> None:  # type: ignore[no-untyped-def]
+    adapter = NovaSonicAdapter(settings, clock=clock)
+    session = await adapter.open_session(context(compiled, VARIANT))
+    try:
+        await collect(session)
+        clock.advance(7 * 60 + 1)
+        events = await collect(session)
+        assert events[-1] == TurnEnd("END_TURN")
+    finally:
+        await session.close()
+        await adapter.aclose()
+    first, second = emulators.emulators.nova.streams
+    assert first.names[-3:] == ["contentEnd", "promptEnd", "sessionEnd"]
+    text_blocks = second.names[: second.names.index("audioInput")].count("textInput")
+    assert text_blocks >= 3  # system prompt + the first turn's user and assistant lines
+
+
+def test_handover_is_due_before_eight_minutes() -> None:
+    assert not handover_due(0.0, 419.9, 420.0)
+    assert handover_due(0.0, 420.0, 420.0)

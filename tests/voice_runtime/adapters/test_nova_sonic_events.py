@@ -1,0 +1,93 @@
+"""Nova Sonic event builders and parser against the documented shapes (tests/fixtures/nova_sonic, see SOURCES.md)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from voice_runtime.adapters import nova_sonic_events as ev
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "nova_sonic"
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def test_opening_events_match_the_documented_sequence() -> None:
+    expected = json.loads(fixture("input_sequence.json"))
+    assert ev.opening_events("P", "SYSTEM PROMPT", "A") == expected
+
+
+def test_history_is_carried_as_non_interactive_text_blocks_after_the_system_prompt() -> None:
+    events = ev.opening_events("P", "sys", "A", history=[("user", "hi"), ("assistant", "hello")])
+    starts = [e["event"]["contentStart"] for e in events if ev.event_name(e) == "contentStart"]
+    assert [(s["type"], s["role"], s["interactive"]) for s in starts] == [
+        ("TEXT", "SYSTEM", False), ("TEXT", "USER", False), ("TEXT", "ASSISTANT", False), ("AUDIO", "USER", True)]
+
+
+def test_closing_order_is_content_end_prompt_end_session_end() -> None:
+    closing = ev.closing_events("P", "A")
+    assert [ev.event_name(e) for e in closing] == ["contentEnd", "promptEnd", "sessionEnd"]
+    assert closing[0]["event"]["contentEnd"] == {"promptName": "P", "contentName": "A"}
+
+
+def test_audio_input_is_base64_lpcm() -> None:
+    event = ev.audio_input("P", "A", b"\x01\x00\xff\x7f")
+    assert base64.b64decode(event["event"]["audioInput"]["content"]) == b"\x01\x00\xff\x7f"
+    assert json.loads(ev.encode(event)) == event
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    pytest.param("content_start_asr_user.json", ev.ContentStarted("c-user-1", "USER", "TEXT", "FINAL"), id="asr"),
+    pytest.param("content_start_text_speculative.json",
+                 ev.ContentStarted("c-asst-1", "ASSISTANT", "TEXT", "SPECULATIVE"), id="speculative"),
+    pytest.param("content_start_audio.json", ev.ContentStarted("c-audio-1", "ASSISTANT", "AUDIO", ""), id="audio"),
+    pytest.param("text_output_user.json", ev.TextOut("c-user-1", "USER", "what's the weather like in Seattle"),
+                 id="user-text"),
+    pytest.param("text_output_interrupted.json", ev.Interrupted("c-asst-2"), id="interrupted-marker"),
+    pytest.param("content_end_interrupted.json", ev.ContentEnded("c-audio-1", "AUDIO", "INTERRUPTED"), id="barge"),
+    pytest.param("content_end_end_turn.json", ev.ContentEnded("c-asst-3", "TEXT", "END_TURN"), id="end-turn"),
+    pytest.param("completion_end.json", ev.CompletionEnded("END_TURN"), id="completion-end"),
+    pytest.param("completion_start.json", ev.Ignored("completionStart"), id="completion-start"),
+])
+def test_output_fixtures_decode(name: str, expected: ev.OutputEvent) -> None:
+    assert ev.parse_output(fixture(name)) == expected
+
+
+def test_audio_output_decodes_to_whole_24khz_samples() -> None:
+    out = ev.parse_output(fixture("audio_output.json"))
+    assert isinstance(out, ev.AudioOut)
+    assert len(out.pcm) == 480 and len(out.pcm) % 2 == 0
+
+
+def test_usage_event_reports_the_delta_for_the_cost_model() -> None:
+    out = ev.parse_output(fixture("usage_event.json"))
+    assert out == ev.UsageOut(24, 19, {"input_speechTokens": 24, "input_textTokens": 0,
+                                       "output_speechTokens": 13, "output_textTokens": 6})
+
+
+@pytest.mark.parametrize("text", ['{ "interrupted" : true }', '{"interrupted":true}', '  {"interrupted": true}\n',
+                                  "{ interrupted : true }"])
+def test_interrupted_marker_is_matched_loosely(text: str) -> None:
+    assert ev.is_interrupted_marker(text)
+
+
+@pytest.mark.parametrize("text", ["interrupted: true is what I said", '{"interrupted": false}', "", "{}"])
+def test_ordinary_text_is_not_the_marker(text: str) -> None:
+    assert not ev.is_interrupted_marker(text)
+
+
+@pytest.mark.parametrize("payload", [b"not json", b"[]", b'{"event": {}}', b'{"other": 1}'])
+def test_malformed_output_raises_value_error(payload: bytes) -> None:
+    with pytest.raises(ValueError):
+        ev.parse_output(payload)
+
+
+def test_generation_stage_tolerates_dicts_and_junk() -> None:
+    assert ev.generation_stage({"generationStage": "FINAL"}) == "FINAL"
+    assert ev.generation_stage("not json") == ""
+    assert ev.generation_stage(None) == ""

@@ -1,0 +1,57 @@
+"""The settings the AWS backend adapters read, with their defaults, in one place.
+
+The adapter table builds adapters as `Adapter(settings)` with the runtime's RuntimeSettings; any object works, and
+each attribute below is read with getattr so a missing one takes its default.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+def _region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    region: str = field(default_factory=_region)
+    # Where the voice backends are (the local emulators' URL in embedded mode; None = real AWS). Deliberately not
+    # AWS_ENDPOINT_URL, which points the control-plane services (SSM) at moto.
+    backend_endpoint_url: str | None = None
+    bedrock_endpoint_url: str | None = None  # per-service overrides of backend_endpoint_url
+    transcribe_endpoint_url: str | None = None
+    polly_endpoint_url: str | None = None
+    sagemaker_endpoint_url: str | None = None
+    emulator_ca_file: str | None = None  # PEM to trust for a local emulator's TLS (None: system trust store)
+    nova_voice_id: str = "matthew"
+    nova_model_id: str = "amazon.nova-sonic-v1:0"
+    system_prompts: dict[str, str] = field(default_factory=dict)  # system_prompt_key -> text
+    default_system_prompt: str = "You are a friendly, concise voice assistant. Keep answers short."
+    nova_silence_interval_ms: int = 100  # cadence of keep-alive silence between turns
+    nova_handover_seconds: float = 420.0  # hand a conversation to a fresh stream before the 8-minute limit
+    turn_timeout_seconds: float = 15.0  # no output for this long fails the turn
+    llm_model_id: str = "us.anthropic.claude-sonnet-4-6-v1:0"
+    polly_voice_id: str = "Joanna"
+    polly_engine: str = "generative"
+    transcribe_language: str = "en-US"
+    blocking_workers: int = 64  # threads for boto3's blocking streaming calls
+
+    @classmethod
+    def of(cls, settings: Any) -> BackendSettings:
+        """Read every known attribute from `settings` (missing or None -> default)."""
+        if isinstance(settings, BackendSettings):
+            return settings
+        values = {}
+        for f in fields(cls):
+            value = getattr(settings, f.name, None) if settings is not None else None
+            if value is not None:
+                values[f.name] = value
+        return cls(**values)
+
+    def endpoint(self, service: str) -> str | None:
+        """The endpoint for 'bedrock' | 'transcribe' | 'polly' | 'sagemaker' (None: the SDK's default)."""
+        specific: str | None = getattr(self, f"{service}_endpoint_url")
+        return specific or self.backend_endpoint_url

@@ -1,0 +1,365 @@
+"""Nova Sonic relay: one Bedrock InvokeModelWithBidirectionalStream per conversation, many turns per stream.
+
+SDK: aws-sdk-bedrock-runtime 0.12.0 (AsyncBedrockRuntimeClient, AsyncBedrockRuntimeConfig.resolve) over the CRT
+HTTP/2 transport, the only one that streams both ways. Event JSON lives in `nova_sonic_events` (pure).
+
+Per stream: the opening events (session, prompt, SYSTEM text, interactive USER audio block), then user audio as it
+arrives, keep-alive silence between turns (the model times out without audio and detects end of turn from silence),
+and the closing events in order. Output audio is yielded as each audioOutput arrives, never re-buffered. A stream
+older than `nova_handover_seconds` is replaced at the next turn by a fresh one carrying the recent transcript (the
+service ends streams at 8 minutes); a stream that fails (ModelTimeoutException, stream errors) fails the current
+turn with a retryable BackendError and is replaced at the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aws_sdk_bedrock_runtime.client import AsyncBedrockRuntimeClient
+from aws_sdk_bedrock_runtime.config import AsyncBedrockRuntimeConfig
+from aws_sdk_bedrock_runtime.models import (
+    BidirectionalInputPayloadPart,
+    InvokeModelWithBidirectionalStreamInputChunk,
+    InvokeModelWithBidirectionalStreamOperationInput,
+    InvokeModelWithBidirectionalStreamOutputChunk,
+    ModelTimeoutException,
+    ServiceUnavailableException,
+    ThrottlingException,
+    ValidationException,
+)
+
+from voice_runtime.adapters import nova_sonic_events as ev
+from voice_runtime.adapters.backend_settings import BackendSettings
+from voice_runtime.adapters.base import (
+    AudioChunk,
+    BackendError,
+    BackendEvent,
+    SessionContext,
+    Transcript,
+    TurnEnd,
+    Usage,
+)
+from voice_runtime.adapters.crt_transport import credentials_resolver, crt_client
+
+log = logging.getLogger(__name__)
+HISTORY_TURNS = 10  # transcript lines carried into a fresh stream on hand-over
+
+
+def classify(exc: BaseException | object) -> BackendError:
+    """Map an SDK exception, or an exception event of the output union, to a BackendError with a stable code."""
+    value = getattr(exc, "value", exc)
+    if isinstance(value, ThrottlingException):
+        return BackendError(f"Nova Sonic throttled: {value}", retryable=True, code="throttled")
+    if isinstance(value, ModelTimeoutException):
+        return BackendError(f"Nova Sonic model timeout: {value}", retryable=True, code="model_timeout")
+    if isinstance(value, ServiceUnavailableException):
+        return BackendError(f"Nova Sonic unavailable: {value}", retryable=True, code="unavailable")
+    if isinstance(value, ValidationException):
+        return BackendError(f"Nova Sonic rejected the event stream: {value}", retryable=False, code="invalid_request")
+    return BackendError(f"Nova Sonic stream error: {type(value).__name__}: {value}", retryable=True,
+                        code="stream_error")
+
+
+def handover_due(opened_at: float, now: float, limit_seconds: float) -> bool:
+    """A stream this old must be replaced before the next turn (the service's hard limit is 8 minutes)."""
+    return now - opened_at >= limit_seconds
+
+
+@dataclass
+class _Content:
+    role: str
+    kind: str
+    stage: str
+
+
+@dataclass
+class _Stream:
+    """One open bidirectional stream and its tasks."""
+
+    duplex: Any
+    prompt_name: str
+    audio_content: str
+    opened_at: float
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    receiver: asyncio.Task[None] | None = None
+    pump: asyncio.Task[None] | None = None
+    failure: BackendError | None = None
+    closed: bool = False
+    contents: dict[str, _Content] = field(default_factory=dict)
+
+
+class NovaSonicAdapter:
+    """BackendAdapter for variants served by Nova Sonic (backend `nova_sonic`)."""
+
+    name = "nova_sonic"
+
+    def __init__(self, settings: Any = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.settings = BackendSettings.of(settings)
+        self.clock = clock
+        self._client: AsyncBedrockRuntimeClient | None = None
+        self._client_lock = asyncio.Lock()
+
+    async def client(self) -> AsyncBedrockRuntimeClient:
+        """The shared SDK client (one HTTP/2 connection multiplexes every conversation's stream)."""
+        async with self._client_lock:
+            if self._client is None:
+                overrides: dict[str, Any] = {"region": self.settings.region,
+                                             "transport": crt_client(self.settings.emulator_ca_file)}
+                if url := self.settings.endpoint("bedrock"):
+                    overrides["endpoint_uri"] = url
+                if resolver := credentials_resolver():
+                    overrides["aws_credentials_identity_resolver"] = resolver
+                config = await AsyncBedrockRuntimeConfig.resolve(**overrides)
+                self._client = AsyncBedrockRuntimeClient(config=config)
+            return self._client
+
+    async def open_session(self, ctx: SessionContext) -> NovaSonicSession:
+        session = NovaSonicSession(self, ctx)
+        await session.start()
+        return session
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.close()
+            self._client = None
+
+
+class NovaSonicSession:
+    """One conversation relayed to Nova Sonic."""
+
+    def __init__(self, adapter: NovaSonicAdapter, ctx: SessionContext) -> None:
+        self.adapter = adapter
+        self.ctx = ctx
+        self.settings = adapter.settings
+        self.history: list[tuple[str, str]] = []
+        self._stream: _Stream | None = None
+        self._turn: asyncio.Queue[BackendEvent | BackendError] | None = None
+        self._user_speaking = False
+        self._pending_usage: list[Usage] = []
+        self._retired: set[asyncio.Task[None]] = set()
+
+    @property
+    def system_prompt(self) -> str:
+        key = self.ctx.config.system_prompt_key
+        if self.ctx.system_prompt:
+            return self.ctx.system_prompt
+        return self.settings.system_prompts.get(key or "", self.settings.default_system_prompt)
+
+    @property
+    def stream_age(self) -> float:
+        return self.adapter.clock() - self._stream.opened_at if self._stream else 0.0
+
+    async def start(self) -> None:
+        self._stream = await self._open()
+
+    async def _open(self) -> _Stream:
+        client = await self.adapter.client()
+        model_id = self.ctx.config.bedrock_model_id or self.settings.nova_model_id
+        try:
+            duplex = await client.invoke_model_with_bidirectional_stream(
+                InvokeModelWithBidirectionalStreamOperationInput(model_id=model_id))
+            stream = _Stream(duplex, prompt_name=f"prompt-{uuid.uuid4()}", audio_content=f"audio-{uuid.uuid4()}",
+                             opened_at=self.adapter.clock())
+            opening = ev.opening_events(stream.prompt_name, self.system_prompt, stream.audio_content,
+                                        voice_id=self.settings.nova_voice_id,
+                                        history=self.history[-HISTORY_TURNS:])
+            for event in opening:
+                await self._send(stream, event)
+            _, receiver = await asyncio.wait_for(duplex.await_output(), self.settings.turn_timeout_seconds)
+        except BackendError:
+            raise
+        except TimeoutError as exc:
+            raise BackendError("Nova Sonic did not answer the stream request", code="timeout") from exc
+        except Exception as exc:  # the SDK raises service errors, CRT errors and OSError alike
+            raise classify(exc) from exc
+        stream.receiver = asyncio.create_task(self._receive(stream, receiver))
+        stream.pump = asyncio.create_task(self._keep_alive(stream))
+        return stream
+
+    async def _send(self, stream: _Stream, event: ev.Event) -> None:
+        payload = BidirectionalInputPayloadPart(bytes_=ev.encode(event))
+        chunk = InvokeModelWithBidirectionalStreamInputChunk(value=payload)
+        async with stream.send_lock:
+            await stream.duplex.input_stream.send(chunk)
+
+    async def _send_audio(self, stream: _Stream, pcm: bytes) -> None:
+        await self._send(stream, ev.audio_input(stream.prompt_name, stream.audio_content, pcm))
+
+    def _silence(self) -> bytes:
+        # 16 kHz s16le: 32 bytes per millisecond.
+        return bytes(32 * self.settings.nova_silence_interval_ms)
+
+    async def _keep_alive(self, stream: _Stream) -> None:
+        """Send silence at real-time cadence whenever the user is not speaking, so the model never starves."""
+        interval = self.settings.nova_silence_interval_ms / 1000
+        silence = self._silence()
+        while not stream.closed and stream.failure is None:
+            await asyncio.sleep(interval)
+            if self._user_speaking or stream.closed:
+                continue
+            try:
+                await self._send_audio(stream, silence)
+            except Exception as exc:
+                self._fail(stream, classify(exc))
+                return
+
+    def _fail(self, stream: _Stream, error: BackendError) -> None:
+        if stream.failure is None:
+            stream.failure = error
+            self._retire(stream)  # end our side at once, so the service can release the stream
+        if stream is self._stream and self._turn is not None:
+            self._turn.put_nowait(error)
+
+    def _deliver(self, stream: _Stream, item: BackendEvent) -> None:
+        if stream is not self._stream:
+            return
+        if self._turn is None:
+            if isinstance(item, Usage):
+                self._pending_usage.append(item)  # counted with the next turn
+            return
+        self._turn.put_nowait(item)
+
+    async def _receive(self, stream: _Stream, receiver: Any) -> None:
+        try:
+            while True:
+                output = await receiver.receive()
+                if output is None:
+                    if not stream.closed:
+                        self._fail(stream, BackendError("Nova Sonic ended the stream", code="stream_closed"))
+                    return
+                if not isinstance(output, InvokeModelWithBidirectionalStreamOutputChunk):
+                    self._fail(stream, classify(output))
+                    return
+                self._route(stream, ev.parse_output(output.value.bytes_ or b"{}"))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not stream.closed:
+                self._fail(stream, classify(exc))
+
+    def _route(self, stream: _Stream, out: ev.OutputEvent) -> None:
+        """Turn one parsed output event into what the runtime sees (pure bookkeeping, no I/O)."""
+        match out:
+            case ev.ContentStarted(content_id, role, kind, stage):
+                stream.contents[content_id] = _Content(role, kind, stage)
+            case ev.AudioOut(_, pcm):
+                self._deliver(stream, AudioChunk(pcm))
+            case ev.TextOut(content_id, role, text):
+                content = stream.contents.get(content_id, _Content(role, "TEXT", "FINAL"))
+                final = content.stage != "SPECULATIVE"
+                speaker: Literal["user", "assistant"] = "user" if (content.role or role) == "USER" else "assistant"
+                if final:
+                    self.history = [*self.history[-2 * HISTORY_TURNS:], (speaker, text)]
+                self._deliver(stream, Transcript(speaker, text, final))
+            case ev.Interrupted():
+                self._deliver(stream, TurnEnd("INTERRUPTED"))
+            case ev.ContentEnded(content_id, _, stop_reason):
+                ended = stream.contents.pop(content_id, None)
+                if stop_reason == "INTERRUPTED":
+                    self._deliver(stream, TurnEnd("INTERRUPTED"))
+                elif stop_reason == "END_TURN" and ended is not None and ended.role == "ASSISTANT":
+                    self._deliver(stream, TurnEnd("END_TURN"))
+            case ev.CompletionEnded(stop_reason):
+                self._deliver(stream, TurnEnd(stop_reason or "END_TURN"))
+            case ev.UsageOut(tokens_in, tokens_out, detail):
+                self._deliver(stream, Usage(tokens_in, tokens_out, detail))
+            case _:
+                pass
+
+    async def _ready_stream(self) -> _Stream:
+        stream = self._stream
+        if stream is None or stream.failure is not None or stream.closed or handover_due(
+                stream.opened_at, self.adapter.clock(), self.settings.nova_handover_seconds):
+            self._stream = await self._open()
+            if stream is not None:
+                self._retire(stream)
+        assert self._stream is not None
+        return self._stream
+
+    def _retire(self, stream: _Stream) -> None:
+        """Close a stream in the background (hand-over or failure); `close()` waits for these."""
+        if stream.closed:
+            return
+        task = asyncio.create_task(self._close_stream(stream))
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
+
+    async def run_turn(self, audio: AsyncIterator[bytes]) -> AsyncIterator[BackendEvent]:
+        """Relay one user turn and yield the reply as it streams (see BackendSession.run_turn)."""
+        stream = await self._ready_stream()
+        queue: asyncio.Queue[BackendEvent | BackendError] = asyncio.Queue()
+        self._turn = queue
+        try:
+            self._user_speaking = True
+            try:
+                async for frame in audio:
+                    if stream.failure is not None:
+                        raise stream.failure
+                    await self._send_audio(stream, frame)
+                # End of the user's turn: silence at once, so the model's end-of-speech detection starts now.
+                await self._send_audio(stream, self._silence())
+            except BackendError:
+                raise
+            except Exception as exc:
+                raise classify(exc) from exc
+            finally:
+                self._user_speaking = False
+            while self._pending_usage:
+                yield self._pending_usage.pop(0)
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), self.settings.turn_timeout_seconds)
+                except TimeoutError as exc:
+                    error = BackendError("Nova Sonic produced no output in time", code="timeout")
+                    self._fail(stream, error)  # a stalled stream is not reused
+                    raise error from exc
+                if isinstance(item, BackendError):
+                    raise item
+                if self._turn is not queue and not isinstance(item, TurnEnd):
+                    continue  # barged in: what was already queued is not played
+                yield item
+                if isinstance(item, TurnEnd):
+                    return
+        finally:
+            if self._turn is queue:
+                self._turn = None
+
+    async def barge_in(self) -> None:
+        """Stop relaying this reply now; the model hears the user's new speech itself and stops generating."""
+        if self._turn is not None:
+            self._turn.put_nowait(TurnEnd("INTERRUPTED"))
+            self._turn = None
+
+    async def _close_stream(self, stream: _Stream) -> None:
+        if stream.closed:
+            return
+        stream.closed = True
+        if stream.pump is not None:
+            stream.pump.cancel()
+        if stream.failure is None:
+            with contextlib.suppress(Exception):
+                for event in ev.closing_events(stream.prompt_name, stream.audio_content):
+                    await self._send(stream, event)
+        with contextlib.suppress(Exception):
+            await stream.duplex.input_stream.close()
+        if stream.receiver is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(stream.receiver, 2.0)
+            stream.receiver.cancel()
+
+    async def close(self) -> None:
+        """End the stream in protocol order (audio contentEnd, promptEnd, sessionEnd) and release it."""
+        self._turn = None
+        if self._stream is not None:
+            await self._close_stream(self._stream)
+        for task in list(self._retired):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task

@@ -1,0 +1,155 @@
+"""Emulators for the request/response backends of the M1 and CSM pipelines, for real boto3 calls:
+
+* Bedrock ConverseStream: an event stream of messageStart, contentBlockDelta (a few words each), contentBlockStop,
+  messageStop and metadata; the first delta comes after the Behaviour's latency (time to first token).
+* Polly SynthesizeSpeech: `audio/pcm` at the requested SampleRate (8/16 kHz, as Polly allows for pcm), ~55 ms of
+  voiced audio per character.
+* SageMaker InvokeEndpointWithResponseStream: CSM-1B's 24 kHz PCM in `PayloadPart` events whose sizes are odd on
+  purpose (a part may end mid-sample, as a real model server's may).
+
+Faults: THROTTLE answers 429 ThrottlingException; STREAM_ERROR sends the service's modelled stream error mid-way;
+MODEL_TIMEOUT answers 424 ModelTimeout / ModelStreamError; STALL stops sending and leaves the response open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from voice_runtime.emulators.asgi import aws_error, read_body
+from voice_runtime.emulators.audio import split, voiced_pcm
+from voice_runtime.emulators.behaviour import Behaviour, Fault
+from voice_runtime.emulators.event_stream import event_message, exception_message, json_event
+
+REPLY = ("Sure, here is what I found. The forecast says sunny with a light breeze. "
+         "Would you like the hourly details as well?")
+WORDS_PER_DELTA = 3
+MS_PER_CHAR = 55
+PART_BYTES = 4801  # odd on purpose: parts end mid-sample
+
+
+async def _start_stream(send: Any, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [
+        (b"content-type", b"application/vnd.amazon.eventstream"), (b"x-amzn-requestid", b"emulated-request"),
+        *(extra or [])]})
+
+
+async def _chunk(send: Any, body: bytes) -> None:
+    await send({"type": "http.response.body", "body": body, "more_body": True})
+
+
+async def _end(send: Any) -> None:
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class ConverseEmulator:
+    """`POST /model/{modelId}/converse-stream`."""
+
+    def __init__(self, behaviour: Behaviour | None = None, reply: str = REPLY) -> None:
+        self.behaviour = behaviour or Behaviour()
+        self.reply = reply
+        self.requests: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        request = json.loads(await read_body(receive) or b"{}")
+        self.requests.append(request)
+        delay, fault = self.behaviour.next_turn()
+        if fault is Fault.THROTTLE:
+            await aws_error(send, 429, "ThrottlingException", "Too many requests, please wait (emulated)")
+            return
+        if fault is Fault.MODEL_TIMEOUT:
+            await asyncio.sleep(delay)
+            await aws_error(send, 408, "ModelTimeoutException", "Model timed out (emulated)")
+            return
+        await _start_stream(send)
+        await _chunk(send, json_event("messageStart", {"role": "assistant"}))
+        await asyncio.sleep(delay)
+        words = self.reply.split(" ")
+        deltas = [" ".join(words[i:i + WORDS_PER_DELTA]) + " " for i in range(0, len(words), WORDS_PER_DELTA)]
+        for index, text in enumerate(deltas):
+            if fault in (Fault.STREAM_ERROR, Fault.STALL) and index == len(deltas) // 2:
+                if fault is Fault.STALL:
+                    await asyncio.Event().wait()
+                await _chunk(send, exception_message("modelStreamErrorException", "Model stream error (emulated)"))
+                await _end(send)
+                return
+            await _chunk(send, json_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text}}))
+            await asyncio.sleep(0)
+        await _chunk(send, json_event("contentBlockStop", {"contentBlockIndex": 0}))
+        await _chunk(send, json_event("messageStop", {"stopReason": "end_turn"}))
+        await _chunk(send, json_event("metadata", {
+            "usage": {"inputTokens": 40, "outputTokens": len(words) + 4, "totalTokens": 44 + len(words)},
+            "metrics": {"latencyMs": int(delay * 1000)}}))
+        await _end(send)
+
+
+class PollyEmulator:
+    """`POST /v1/speech` (SynthesizeSpeech, OutputFormat pcm)."""
+
+    def __init__(self, behaviour: Behaviour | None = None) -> None:
+        self.behaviour = behaviour or Behaviour()
+        self.requests: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        request = json.loads(await read_body(receive) or b"{}")
+        self.requests.append(request)
+        # As documented for Polly: pcm output is 8000 or 16000 Hz only (24000 is for mp3 / ogg_vorbis).
+        if request.get("OutputFormat") != "pcm" or str(request.get("SampleRate", "16000")) not in {"8000", "16000"}:
+            await aws_error(send, 400, "InvalidSampleRateException", "pcm supports SampleRate 8000 or 16000")
+            return
+        delay, fault = self.behaviour.next_turn()
+        if fault is Fault.THROTTLE:
+            await aws_error(send, 400, "ThrottlingException", "Rate exceeded (emulated)")
+            return
+        if fault in (Fault.MODEL_TIMEOUT, Fault.STREAM_ERROR):
+            await aws_error(send, 500, "ServiceFailureException", "Polly failed (emulated)")
+            return
+        rate = int(request.get("SampleRate", 16000))
+        text = str(request.get("Text", ""))
+        pcm = voiced_pcm(min(10_000, max(200, MS_PER_CHAR * len(text))), rate)
+        await asyncio.sleep(delay)
+        if fault is Fault.STALL:
+            await asyncio.Event().wait()
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"audio/pcm"), (b"x-amzn-requestcharacters", str(len(text)).encode()),
+            (b"content-length", str(len(pcm)).encode())]})
+        for part in split(pcm, rate * 2 // 10):  # 100 ms per body chunk, as a streamed HTTP body
+            await _chunk(send, part)
+        await _end(send)
+
+
+class SageMakerStreamEmulator:
+    """`POST /endpoints/{name}/invocations-response-stream` serving a CSM-1B-like text-to-speech model."""
+
+    def __init__(self, behaviour: Behaviour | None = None) -> None:
+        self.behaviour = behaviour or Behaviour()
+        self.requests: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        request = json.loads(await read_body(receive) or b"{}")
+        self.requests.append(request)
+        delay, fault = self.behaviour.next_turn()
+        if fault is Fault.THROTTLE:
+            await aws_error(send, 429, "ThrottlingException", "Rate exceeded (emulated)")
+            return
+        if fault is Fault.MODEL_TIMEOUT:
+            await asyncio.sleep(delay)
+            await aws_error(send, 424, "ModelError", "Model container timed out (emulated)")
+            return
+        text = str(request.get("text", ""))
+        pcm = voiced_pcm(min(10_000, max(200, MS_PER_CHAR * len(text))), 24_000, pitch_hz=180.0)
+        await _start_stream(send, [(b"x-amzn-sagemaker-content-type", b"audio/pcm"),
+                                   (b"x-amzn-invoked-production-variant", b"AllTraffic")])
+        await asyncio.sleep(delay)
+        parts = split(pcm, PART_BYTES)
+        for index, part in enumerate(parts):
+            if fault in (Fault.STREAM_ERROR, Fault.STALL) and index == len(parts) // 2:
+                if fault is Fault.STALL:
+                    await asyncio.Event().wait()
+                await _chunk(send, exception_message("ModelStreamError", "StreamBroken (emulated)"))
+                await _end(send)
+                return
+            await _chunk(send, event_message("PayloadPart", part, content_type="application/octet-stream"))
+            await asyncio.sleep(0)
+        await _end(send)

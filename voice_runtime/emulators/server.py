@@ -1,0 +1,140 @@
+"""One local HTTPS endpoint (HTTP/2 + HTTP/1.1 over TLS, hypercorn) hosting every backend emulator by path.
+
+The real SDKs are pointed at it (`endpoint_uri` / `endpoint_url`) and told to trust its generated certificate:
+
+* POST /model/{id}/invoke-with-bidirectional-stream: Nova Sonic (aws_sdk_bedrock_runtime, CRT HTTP/2)
+* POST /stream-transcription: Transcribe StartStreamTranscription (aws_sdk_transcribe_streaming, CRT HTTP/2)
+* POST /model/{id}/converse-stream: Bedrock ConverseStream (boto3 bedrock-runtime)
+* POST /v1/speech: Polly SynthesizeSpeech (boto3 polly)
+* POST /endpoints/{name}/invocations-response-stream: SageMaker InvokeEndpointWithResponseStream (boto3)
+
+It runs on its own event loop in a daemon thread, so tests and benchmarks drive it from any loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from voice_runtime.emulators.behaviour import Behaviour
+from voice_runtime.emulators.nova_sonic_server import NovaSonicEmulator
+from voice_runtime.emulators.pipeline_server import (
+    ConverseEmulator,
+    PollyEmulator,
+    SageMakerStreamEmulator,
+)
+from voice_runtime.emulators.tls import LocalCertificate, make_local_certificate
+from voice_runtime.emulators.transcribe_server import TranscribeEmulator
+
+
+@dataclass
+class Emulators:
+    """The per-service emulators, each with its own Behaviour (latency, faults)."""
+
+    nova: NovaSonicEmulator = field(default_factory=NovaSonicEmulator)
+    transcribe: TranscribeEmulator = field(default_factory=TranscribeEmulator)
+    converse: ConverseEmulator = field(default_factory=ConverseEmulator)
+    polly: PollyEmulator = field(default_factory=PollyEmulator)
+    sagemaker: SageMakerStreamEmulator = field(default_factory=SageMakerStreamEmulator)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        path: str = scope["path"]
+        if path.endswith("/invoke-with-bidirectional-stream"):
+            await self.nova(scope, receive, send)
+        elif path == "/stream-transcription":
+            await self.transcribe(scope, receive, send)
+        elif path.endswith("/converse-stream"):
+            await self.converse(scope, receive, send)
+        elif path == "/v1/speech":
+            await self.polly(scope, receive, send)
+        elif path.endswith("/invocations-response-stream"):
+            await self.sagemaker(scope, receive, send)
+        else:
+            await send({"type": "http.response.start", "status": 404,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"x-amzn-errortype", b"UnknownOperationException")]})
+            await send({"type": "http.response.body", "body": b'{"message":"no emulator for this path"}'})
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+class EmulatorServer:
+    """Start/stop the TLS endpoint in a background thread; `url` and `cert` are what clients need."""
+
+    def __init__(self, emulators: Emulators | None = None, *, cert_dir: Path | None = None) -> None:
+        self.emulators = emulators or Emulators()
+        self.cert: LocalCertificate = make_local_certificate(cert_dir)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def start(self) -> EmulatorServer:
+        """Serve until `stop()`; returns once the loop is running."""
+        config = Config()
+        config.bind = [f"fd://{self._sock.detach()}"]
+        config.certfile = str(self.cert.cert_file)
+        config.keyfile = str(self.cert.key_file)
+        config.alpn_protocols = ["h2", "http/1.1"]
+        config.accesslog = None
+        config.errorlog = None
+        config.keep_alive_timeout = 600
+        config.h2_max_concurrent_streams = 1000
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            self._stop = asyncio.Event()
+            loop.call_soon(self._ready.set)
+            loop.run_until_complete(serve(self.emulators, config, shutdown_trigger=self._stop.wait))  # type: ignore[arg-type]
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="voice-emulators", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def behaviours(emulators: Emulators) -> dict[str, Behaviour]:
+    """Every emulator's Behaviour by service name (for CLIs and benchmarks that tune them all)."""
+    return {"nova": emulators.nova.behaviour, "transcribe": emulators.transcribe.behaviour,
+            "converse": emulators.converse.behaviour, "polly": emulators.polly.behaviour,
+            "sagemaker": emulators.sagemaker.behaviour}
