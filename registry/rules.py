@@ -138,9 +138,9 @@ def _check_baseline(c: _Ctx) -> Iterator[Diagnostic]:
 def _check_weight_map(c: _Ctx, path: Path, weights: dict[str, int], label: str) -> Iterator[Diagnostic]:
     for name, value in weights.items():
         if name not in c.variants:
-            yield c.error((*path, name), f"{label} names undeclared variant {name!r}", c.variant_hint(name), key=True)
+            yield c.error((*path, name), f"{label}: undeclared variant {name!r}", c.variant_hint(name), key=True)
         if not 0 <= value <= 100:
-            yield c.error((*path, name), f"{label} for {name!r} is {value}; weights are whole percents 0..100")
+            yield c.error((*path, name), f"{label}: {name!r} is {value}; weights are whole percents 0..100")
     total = sum(weights.values())
     if total != 100:
         yield c.error(path, f"{label} sum to {total}, not 100", "adjust them so they add up to 100")
@@ -155,9 +155,10 @@ def _check_phases(c: _Ctx) -> Iterator[Diagnostic]:
                           "phase names must be unique across the main sequence and all paths")
         else:
             seen[phase.name] = path
-        yield from _check_weight_map(c, (*path, "weights"), phase.weights, "weights")
+        yield from _check_weight_map(c, (*path, "weights"), phase.weights, f"weights of phase {phase.name!r}")
         if phase.internal_weights is not None:
-            yield from _check_weight_map(c, (*path, "internal_weights"), phase.internal_weights, "internal_weights")
+            yield from _check_weight_map(c, (*path, "internal_weights"), phase.internal_weights,
+                                         f"internal_weights of phase {phase.name!r}")
         for name, value in phase.weights.items():
             variant = c.registry.variants.get(name)
             if variant and value > 0 and variant.internal_only:

@@ -53,7 +53,7 @@ def test_validate_bad_file_exits_1_with_locations_and_no_traceback(bad_file: Pat
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
     stat_line, weight_line = line_of(bad_file, "statistic: P95"), line_of(bad_file, "sonic-unified: 26")
-    assert f"{bad_file}:{weight_line}:14: error: weights sum to 101, not 100" in done.stderr
+    assert f"{bad_file}:{weight_line}:14: error: weights of phase 'Phase3_Week5' sum to 101, not 100" in done.stderr
     assert f"{bad_file}:{stat_line}:16: error: statistic 'P95' is not valid for CloudWatch (fix: write it in " \
            "lower case: p95)" in done.stderr
     assert done.stderr.index(f":{weight_line}:14:") < done.stderr.index(f":{stat_line}:16:")  # file order

@@ -83,7 +83,7 @@ MISTAKES = [
     ("  - name: Phase3_Week5", "  - name: Phase3_Week4", "phase name 'Phase3_Week4' is used twice",
      "Phase3_Week4\n    weights: {transcribe-polly-baseline: 75"),
     ("{transcribe-polly-baseline: 75, sonic-unified: 25,", "{transcribe-polly-baseline: 75, sonic-unified: 26,",
-     "weights sum to 101, not 100", "{transcribe-polly-baseline: 75, sonic-unified: 26"),
+     "sum to 101, not 100", "{transcribe-polly-baseline: 75, sonic-unified: 26"),
     ("    statistic: p95\n", "    statistic: P95\n", "statistic 'P95' is not valid", "statistic: »P95"),
     ("    period: 60\n", "    period: 45\n", "period 45 is not allowed", "45"),
     ("    period: 600\n", "    period: '600'\n", "alarms.VoiceM2_TTFA_Regression.period must be a whole number",

@@ -77,12 +77,15 @@ CASES = [
                       "variants.transcribe-polly-baseline.internal_only must be true or false (got 'no')", "'no'"),
                  id="string-bool"),
     # weights
-    pytest.param(Case(W_P3W4, W_P3W4.replace("unified: 5", "unified: 6"), "weights sum to 101, not 100",
+    pytest.param(Case(W_P3W4, W_P3W4.replace("unified: 5", "unified: 6"),
+                      "weights of phase 'Phase3_Week4' sum to 101, not 100",
                       "{transcribe-polly-baseline: 95, sonic-unified: 6"), id="weights-not-100"),
     pytest.param(Case(W_P3W4, W_P3W4.replace("sonic-unified: 5", "sonic-unifed: 5"),
-                      "weights names undeclared variant 'sonic-unifed'", "sonic-unifed"), id="undeclared-weight"),
+                      "weights of phase 'Phase3_Week4': undeclared variant 'sonic-unifed'", "sonic-unifed"),
+                 id="undeclared-weight"),
     pytest.param(Case(W_P3W4, W_P3W4.replace("95", "195").replace("unified: 5", "unified: -95"),
-                      "weights for 'transcribe-polly-baseline' is 195; weights are whole percents 0..100", "195",
+                      "weights of phase 'Phase3_Week4': 'transcribe-polly-baseline' is 195; weights are whole "
+                      "percents 0..100", "195",
                       errors=2), id="weight-over-100"),
     # phases
     pytest.param(Case("  - name: Phase3_Week5", "  - name: Phase3_Week4",

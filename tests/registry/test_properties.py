@@ -152,7 +152,7 @@ def test_changing_one_weight_is_reported_at_that_phase(doc: dict[str, Any], data
     weights[name] += 1 if weights[name] < 100 else -1
     text, result = load(doc)
     where = parse_yaml(text, "gen.yaml").source.values[("phases", i, "weights")]
-    assert error_lines(result, "weights sum to") == [where.line]
+    assert error_lines(result, " sum to ") == [where.line]
     assert text.splitlines()[where.line - 1].strip().startswith(f"{next(iter(weights))}:")  # the weights block
     assert result.registry is None
 
