@@ -1,9 +1,121 @@
-"""Command group placeholder: filled by the capability that owns it."""
+"""voicectl runtime serve | status: run the bundled voice runtime, or ask a running one how fresh it is."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from cli.options import EndpointUrl, JsonFlag, Profile, Region, clients_from
+from cli.output import Output
+from registry.errors import UsageError
+from registry.model import Backend
+from voice_runtime import runtime
+from voice_runtime.server import VoiceServer, create_server
+from voice_runtime.settings import EmulatedBackendSettings, RuntimeSettings
+
+runtime_app = typer.Typer(help="The bundled voice runtime: WebSocket relay with per-turn variant resolution.",
+                          no_args_is_help=True)
+
+
+@runtime_app.command()
+def serve(
+    port: Annotated[int, typer.Option("--port", help="TCP port (0 = any free port).")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    registry_source: Annotated[str, typer.Option(
+        "--registry-source",
+        help="'ssm' (read <namespace> from SSM every cache period) or a registry YAML file (static, local).",
+    )] = "ssm",
+    phase: Annotated[str | None, typer.Option("--phase", help="Active phase for a YAML source.")] = None,
+    namespace: Annotated[str, typer.Option("--namespace", help="SSM namespace to read.")] = "/silentinfinity/voice",
+    fallback_baseline: Annotated[str, typer.Option(
+        "--fallback-baseline", help="Variant served while no registry was ever read.")] = "transcribe-polly-baseline",
+    emulate: Annotated[list[Backend] | None, typer.Option(
+        "--emulate", help="Serve this backend with the in-process emulated backend (repeatable).")] = None,
+    emulate_missing: Annotated[bool, typer.Option(
+        "--emulate-missing/--no-emulate-missing",
+        help="Emulate backends whose adapter cannot be loaded instead of failing their turns.")] = False,
+    latency_p50_ms: Annotated[float, typer.Option("--latency-p50-ms", help="Emulated first-audio p50.")] = 150,
+    latency_p95_ms: Annotated[float, typer.Option("--latency-p95-ms", help="Emulated first-audio p95.")] = 300,
+    failure_rate: Annotated[float, typer.Option("--failure-rate", help="Emulated failure rate 0..1.")] = 0.0,
+    internal_token: Annotated[str | None, typer.Option(
+        "--internal-token", envvar="VOICE_INTERNAL_TOKEN", help="Token granting internal sessions.")] = None,
+    metrics: Annotated[list[str] | None, typer.Option(
+        "--metrics", help="emf (stdout), cloudwatch (PutMetricData), none; repeatable. Default: emf.")] = None,
+    backend_endpoint_url: Annotated[str | None, typer.Option(
+        "--backend-endpoint-url", help="Where the AWS voice backends are (the local emulators' URL).")] = None,
+    web_dir: Annotated[Path | None, typer.Option("--web-dir", help="Static files served at GET /.")] = None,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Run the WebSocket voice runtime until Ctrl-C (protocol: docs/protocol.md)."""
+    out = Output()
+    clients = clients_from(endpoint_url, region, profile)
+    if registry_source == "ssm":
+        fetch = runtime.ssm_source(clients.ssm, namespace)
+        baseline = fallback_baseline
+    else:
+        path = Path(registry_source)
+        if not path.is_file():
+            raise UsageError(f"--registry-source {registry_source!r} is neither 'ssm' nor a file",
+                             hint="pass ssm or a registry YAML such as examples/voice-m2.yaml")
+        compiled, fetch = runtime.file_source(path, phase)
+        namespace, baseline = compiled.namespace, compiled.baseline
+    emulated = EmulatedBackendSettings(latency_p50_ms=latency_p50_ms, latency_p95_ms=latency_p95_ms,
+                                       failure_rate=failure_rate)
+    settings = RuntimeSettings(
+        host=host, port=port, namespace=namespace, fallback_baseline=baseline, internal_token=internal_token,
+        emulate_missing_backends=emulate_missing, emulated=emulated, aws_endpoint_url=endpoint_url,
+        region=region, backend_endpoint_url=backend_endpoint_url, web_dir=web_dir,
+    )
+    sink = runtime.metrics_sink(metrics or ["emf"], cloudwatch=lambda: clients.cloudwatch)
+    registry = runtime.registry_client(fetch, namespace=namespace, fallback_baseline=baseline,
+                                       timeout=settings.ssm_timeout_seconds,
+                                       default_ttl=settings.default_cache_ttl_seconds)
+    server = create_server(settings, registry, sink, emulated=frozenset(emulate or ()))
+
+    def ready(s: VoiceServer) -> None:
+        status = s.registry.status()
+        out.hint(f"voice runtime listening on ws://{host}:{s.port}/ws (health: http://{host}:{s.port}/healthz); "
+                 f"registry {status.digest or 'none'} phase {status.phase or '-'}"
+                 + (f"; last error: {status.last_error}" if status.last_error else ""))
+
+    try:
+        asyncio.run(runtime.serve_until_stopped(server, ready))
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         hint="choose another --port (0 picks a free one)") from exc
+
+
+@runtime_app.command()
+def status(
+    url: Annotated[str, typer.Option("--url", help="The runtime's base HTTP URL.")] = "http://127.0.0.1:8765",
+    json_output: JsonFlag = False,
+) -> None:
+    """Ask a running runtime how fresh its registry copy is (GET /healthz)."""
+    out = Output(json_mode=json_output)
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/healthz", timeout=5) as response:
+            health = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise UsageError(f"no runtime answering at {url}: {exc}", hint="start one: voicectl runtime serve") from exc
+    if json_output:
+        out.data(health)
+        return
+    reg = health["registry"]
+    age = "never fetched" if reg["age_s"] is None else f"{reg['age_s']:.1f}s old (ttl {reg['ttl_s']:g}s)"
+    out.show(f"sessions: {health['sessions']}  registry: {reg['digest'] or 'none'}  phase: {reg['phase'] or '-'}  "
+             f"copy: {age}{'  STALE' if reg['stale'] else ''}")
+    if reg["last_error"]:
+        out.warning(f"last SSM error: {reg['last_error']}")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this module's commands to the voicectl app."""
+    """Attach `voicectl runtime ...` to the voicectl app."""
+    app.add_typer(runtime_app, name="runtime")

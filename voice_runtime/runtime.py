@@ -1,0 +1,86 @@
+"""Composition of a runnable voice runtime from plain choices (used by `voicectl runtime serve` and the embedded
+stack): where the live state comes from, where metrics go, which backends are emulated."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from registry.compiled import CompiledRegistry, compile_registry
+from registry.errors import UsageError
+from registry.live_state import PhaseRecord, param_phase, param_registry
+from registry.loader import load_registry
+from voice_runtime.metrics import CloudWatchSink, EmfSink, FanOutSink, InMemorySink, MetricsSink
+from voice_runtime.registry_client import RegistryClient
+from voice_runtime.server import VoiceServer
+
+METRICS_KINDS = ("emf", "cloudwatch", "none")
+
+
+def file_values(compiled: CompiledRegistry, phase: str | None = None) -> dict[str, str]:
+    """The SSM map a runtime would read if `compiled` were applied with `phase` active (default: the first)."""
+    name = phase or (compiled.phases[0].name if compiled.phases else None)
+    if name is not None and compiled.phase(name) is None:
+        raise UsageError(f"unknown phase {name!r}", hint=f"one of: {', '.join(p.name for p in compiled.phases)}")
+    values = {param_registry(compiled.namespace): compiled.to_json()}
+    if name is not None:
+        record = PhaseRecord(phase=name, at=datetime.now(UTC), actor="voicectl runtime serve", action="init")
+        values[param_phase(compiled.namespace)] = record.model_dump_json()
+    return values
+
+
+def file_source(path: Path, phase: str | None = None) -> tuple[CompiledRegistry, Callable[[], Mapping[str, str]]]:
+    """A registry file as a static live-state source (local runs without SSM)."""
+    compiled = compile_registry(load_registry(path))
+    values = file_values(compiled, phase)
+    return compiled, lambda: values
+
+
+def ssm_source(ssm: Any, namespace: str) -> Callable[[], Mapping[str, str]]:
+    """Production wiring: one GetParametersByPath batch per refresh."""
+    from control_plane.aws.live_store import read_namespace
+
+    return lambda: read_namespace(ssm, namespace)
+
+
+def metrics_sink(kinds: list[str], *, cloudwatch: Callable[[], Any] | None = None,
+                 resolution: int = 60) -> MetricsSink:
+    """`emf` (stdout, for CloudWatch Logs), `cloudwatch` (PutMetricData via the given client factory), `none`."""
+    sinks: list[MetricsSink] = []
+    for kind in kinds:
+        if kind == "emf":
+            sinks.append(EmfSink(resolution=resolution))
+        elif kind == "cloudwatch":
+            if cloudwatch is None:
+                raise UsageError("--metrics cloudwatch needs an AWS endpoint or credentials")
+            sinks.append(CloudWatchSink(cloudwatch(), resolution=resolution))
+        elif kind != "none":
+            raise UsageError(f"unknown metrics sink {kind!r}", hint=f"one of: {', '.join(METRICS_KINDS)}")
+    return FanOutSink(sinks) if sinks else InMemorySink()
+
+
+def registry_client(fetch: Callable[[], Mapping[str, str]], *, namespace: str, fallback_baseline: str,
+                    timeout: float, default_ttl: float) -> RegistryClient:
+    return RegistryClient(fetch, namespace=namespace, fallback_baseline=fallback_baseline, timeout=timeout,
+                          default_ttl=default_ttl)
+
+
+async def serve_until_stopped(server: VoiceServer, on_ready: Callable[[VoiceServer], None] | None = None) -> None:
+    """Start, report readiness, run until SIGINT/SIGTERM, then stop cleanly (sessions closed with 1001)."""
+    await server.start()
+    if on_ready is not None:
+        on_ready(server)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
