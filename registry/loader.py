@@ -157,6 +157,8 @@ def _describe(error: Any, path: list[int | str], data: Any) -> tuple[str, str | 
             hint = "remove the quotes: write the number itself"
         elif isinstance(got, bool):
             hint = "true/false is not a number here"
+        elif isinstance(got, int | float) and kind == "string_type":
+            hint = f"quote it: '{got}'"
         elif isinstance(got, float) and kind.startswith("int"):
             hint = "use a whole number (weights are whole percents)" if "weights" in path else "use a whole number"
         return f"{label} must be {_TYPE_WORDS[kind]}{shown}", hint

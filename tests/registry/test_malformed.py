@@ -87,6 +87,16 @@ CASES = [
                       "weights of phase 'Phase3_Week4': 'transcribe-polly-baseline' is 195; weights are whole "
                       "percents 0..100", "195",
                       errors=2), id="weight-over-100"),
+    pytest.param(Case("internal_weights: {transcribe-polly-baseline: 0, ws-echo: 100}",
+                      "internal_weights: {transcribe-polly-baseline: 0, ws-echoo: 100}",
+                      "internal_weights of phase 'Phase1_Week1': undeclared variant 'ws-echoo'", "ws-echoo"),
+                 id="undeclared-internal-weight"),
+    pytest.param(Case("    weights: {transcribe-polly-baseline: 100, sonic-unified: 0, sesame-csm1b: 0}\n"
+                      "    internal_weights: {transcribe-polly-baseline: 0, ws-echo: 100}",
+                      "    weights: [transcribe-polly-baseline]\n"
+                      "    internal_weights: {transcribe-polly-baseline: 0, ws-echo: 100}",
+                      "phases[Phase1_Week1].weights must be a mapping (key: value)", "[transcribe-polly-baseline]"),
+                 id="weights-as-list"),
     # phases
     pytest.param(Case("  - name: Phase3_Week5", "  - name: Phase3_Week4",
                       "phase name 'Phase3_Week4' is used twice (first at line 85)",
@@ -107,6 +117,13 @@ CASES = [
     pytest.param(Case("action: scale_to_zero,", "action: scale_to_nothing,",
                       "phases[Phase4_Week7].decommission[1].action: Input should be", "scale_to_nothing"),
                  id="bad-enum-in-flow-mapping"),
+    pytest.param(Case("min_score: 4, max_score: 5", "min_score: 6, max_score: 5",
+                      "min_score 6.0 must be between 0 and max_score 5.0", "6, max_score"), id="approval-score"),
+    pytest.param(Case("{after: 72h, action", "{after: soon, action",
+                      "phases[Phase4_Week7].decommission[1].after: invalid duration 'soon'", "soon"),
+                 id="decommission-after"),
+    pytest.param(Case("phases:\n  - name: Phase1_Week1", "phasez:\n  - name: Phase1_Week1",
+                      "unknown key 'phasez' at the top level", "phasez"), id="misspelt-section"),
     # baseline
     pytest.param(Case("baseline: transcribe-polly-baseline ", "baseline: transcribe-polly ",
                       "baseline 'transcribe-polly' is not a declared variant", "transcribe-polly "),
@@ -184,6 +201,14 @@ CASES = [
     pytest.param(Case("    bedrock_model_id: amazon.nova-sonic-v1:0\n", "",
                       "Nova Sonic variant 'sonic-unified' needs bedrock_model_id", "sonic-unified:\n    voice_stt"),
                  id="nova-without-model-id"),
+    pytest.param(Case("cache_ttl_seconds: 30 ", "cache_ttl_seconds: 0 ",
+                      "cache_ttl_seconds: Input should be greater than or equal to 1 (got 0)", "seconds: »0 "),
+                 id="cache-ttl-0"),
+    pytest.param(Case("    min_sdk_version: null", "    min_sdk_version: 1.2",
+                      "variants.transcribe-polly-baseline.min_sdk_version must be a string (got 1.2)", "1.2"),
+                 id="unquoted-version"),
+    pytest.param(Case("{notify: [voice-m2-engineering]}", "{notify: ['voice m2']}",
+                      "topic name 'voice m2' is not a valid SNS topic name", "'voice m2'"), id="bad-topic-name"),
     pytest.param(Case("    ws-echo:\n      - {item: API", "    ws-echoo:\n      - {item: API",
                       "pricing names undeclared variant 'ws-echoo'", "ws-echoo"), id="pricing-undeclared-variant"),
 ]
