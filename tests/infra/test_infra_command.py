@@ -1,0 +1,37 @@
+"""`voicectl infra synth`: in-process synthesis with a summary; invalid input exits 1 without touching CDK."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+import tests.infra.conftest  # noqa: F401  (sets the jsii environment before aws_cdk is imported)
+from cli.app import app
+from tests.conftest import EXAMPLE
+
+
+def test_synth_writes_the_assembly_and_summarises_it(tmp_path: Path) -> None:
+    out = tmp_path / "assembly"
+    result = CliRunner().invoke(app, ["infra", "synth", str(EXAMPLE), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] is True and report["nag"]["findings"] == []
+    stacks = {s["name"]: s for s in report["stacks"]}
+    assert sorted(stacks) == ["VoiceRolloutControlPlane", "VoiceRolloutRuntime"]
+    assert stacks["VoiceRolloutControlPlane"]["alarms"] == sorted(
+        ["VoiceM2_Bedrock_Error_Spike", "VoiceM2_Error_Rate_Breach", "VoiceM2_P95_Breach", "VoiceM2_TTFA_Regression"])
+    assert stacks["VoiceRolloutRuntime"]["resources"]["AWS::ApiGatewayV2::Route"] == 3
+    assert (out / "VoiceRolloutControlPlane.template.json").is_file()
+    assert (out / "manifest.json").is_file()
+    print(f"\n[infra] voicectl infra synth: build+nag {report['seconds']['build']} s, "
+          f"synth {report['seconds']['synth']} s")
+
+
+def test_invalid_registry_exits_1_with_its_location(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("baseline: transcribe-polly-baseline", "baseline: nope", 1))
+    result = CliRunner().invoke(app, ["infra", "synth", str(bad), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert not (tmp_path / "o").exists()

@@ -1,0 +1,76 @@
+"""A change in the YAML alone (a new alarm, a new threshold) reaches the synthesised template with no other edit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tests.infra.conftest  # noqa: F401  (sets the jsii environment before aws_cdk is imported)
+from tests.conftest import EXAMPLE
+from tests.infra.template_text import logical_id
+
+NEW_ALARM = """alarms:
+  VoiceM2_CSM_Latency:
+    description: CSM-1B p99 latency (added by the test)
+    metric: VoiceM2_TTFA_ms
+    statistic: p99
+    dimensions: {Variant: sesame-csm1b}
+    period: 60
+    evaluation_periods: 5
+    datapoints_to_alarm: 3
+    threshold: 1200
+    comparison: GreaterThanOrEqualToThreshold
+    treat_missing_data: breaching
+    actions: {notify: [voice-m2-csm], revert: [sesame-csm1b]}
+
+"""
+
+
+@pytest.fixture(scope="module")
+def changed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from aws_cdk.assertions import Template
+
+    from infra.assembly import build_app
+    from registry.loader import load_file
+
+    text = EXAMPLE.read_text()
+    assert text.count("\nalarms:\n") == 1 and text.count("\ntopics:\n") == 1
+    assert text.count("threshold: 800\n") == 1
+    edited = (text.replace("\nalarms:\n", "\n" + NEW_ALARM, 1)
+              .replace("\ntopics:\n", "\ntopics:\n  voice-m2-csm: {display_name: Voice CSM}\n", 1)
+              .replace("threshold: 800\n", "threshold: 650\n", 1))
+    path: Path = tmp_path_factory.mktemp("registry") / "voice-m2.yaml"
+    path.write_text(edited)
+    result = load_file(path)
+    assert result.registry is not None, [str(d) for d in result.diagnostics]
+    built = build_app(result.registry, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    return Template.from_stack(built.control_plane).to_json()
+
+
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["Properties"]["AlarmName"]: r["Properties"] for r in template["Resources"].values()
+            if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def test_new_alarm_appears_with_its_figures_and_actions(changed: dict[str, Any]) -> None:
+    found = alarms(changed)
+    assert len(found) == 5
+    new = found["VoiceM2_CSM_Latency"]
+    assert {k: new[k] for k in ("ExtendedStatistic", "Period", "EvaluationPeriods", "DatapointsToAlarm",
+                                "Threshold", "ComparisonOperator", "TreatMissingData", "Dimensions")} == {
+        "ExtendedStatistic": "p99", "Period": 60, "EvaluationPeriods": 5, "DatapointsToAlarm": 3,
+        "Threshold": 1200, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "breaching",
+        "Dimensions": [{"Name": "Variant", "Value": "sesame-csm1b"}]}
+    # its notify topic did not exist before: the YAML alone created it, and the revert permission with it
+    topic = logical_id(changed, "AWS::SNS::Topic", TopicName="voice-m2-csm")
+    revert = logical_id(changed, "AWS::Lambda::Function", FunctionName="voice-rollout-revert")
+    assert new["AlarmActions"] == [{"Ref": topic}, {"Fn::GetAtt": [revert, "Arn"]}]
+    sources = [r["Properties"]["SourceArn"] for r in changed["Resources"].values()
+               if r["Type"] == "AWS::Lambda::Permission"]
+    assert any("alarm:VoiceM2_CSM_Latency" in str(s) for s in sources)
+
+
+def test_changed_threshold_appears(changed: dict[str, Any]) -> None:
+    assert alarms(changed)["VoiceM2_P95_Breach"]["Threshold"] == 650
