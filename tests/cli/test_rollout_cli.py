@@ -377,3 +377,31 @@ def test_real_entry_point_exits_3_on_refusal(small) -> None:  # type: ignore[no-
                           timeout=60)
     assert proc.returncode == 3, proc.stderr
     assert "refused" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_advance_refuses_when_the_file_is_not_what_is_applied(small, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cli, aws = small
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(SMALL.replace("weights: {base: 90, sonic: 10}", "weights: {base: 80, sonic: 20}"))
+    cli("advance", str(cli.file))  # init
+    _put_errors(aws["cw"], T0 + timedelta(minutes=70), 0.0)
+    code, out, _ = cli("advance", str(changed), "--json", at=T0 + timedelta(hours=2))
+    assert code == 3
+    assert [r["code"] for r in json.loads(out)["decision"]["reasons"]] == ["file_differs_from_applied"]
+
+
+def test_status_without_the_file_still_shows_what_runtimes_serve(small) -> None:  # type: ignore[no-untyped-def]
+    cli, _ = small
+    doc = cli.json("status", "-n", "/test/small")
+    assert doc["phase"] == {**doc["phase"], "name": "P1", "initialised": False, "since": None}
+    assert doc["effective_weights"]["internal"] == {"base": 0.0, "sonic": 100.0}
+    assert doc["next"]["phase"] == "P2" and doc["next"]["decision"] is None
+    assert "pass the registry FILE" in doc["next"]["note"]
+
+
+def test_help_says_where_data_comes_from_and_that_deleted_parameters_lose_history() -> None:
+    runner = CliRunner()
+    history_help = runner.invoke(app, ["history", "--help"], env={"COLUMNS": "300"}).stdout
+    assert "loses ALL history of a deleted one" in " ".join(history_help.split())
+    advance_help = " ".join(runner.invoke(app, ["advance", "--help"], env={"COLUMNS": "300"}).stdout.split())
+    assert "applied <namespace>/registry parameter" in advance_help and "exits 3" in advance_help
