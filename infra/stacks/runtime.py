@@ -25,6 +25,10 @@ APIGW_HANDLERS = {
     "Authorizer": "voice_runtime.apigw.authorizer_handler",
 }
 LIVE_ALIAS = "live"
+WS_TOKEN_PARAMETER = "ws_token"
+# voice_runtime.apigw reads the token parameter's name from this variable (referenced by name, not imported:
+# the handlers' module is not a dependency of the infra package).
+TOKEN_PARAMETER_ENV = "VOICE_WS_TOKEN_PARAMETER"
 
 
 class RuntimeStack(Stack):
@@ -49,12 +53,12 @@ class RuntimeStack(Stack):
                                   memory_mb=256, log_retention_days=settings.log_retention_days)
             for name, handler in APIGW_HANDLERS.items()
         }
-        for name in ("Default", "Authorizer"):
-            self.handlers[name].allow(["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
-                                      arns.parameter_tree(compiled.namespace))
-            acknowledge(self.handlers[name].role.node.find_child("DefaultPolicy"),
-                        f"AwsSolutions-IAM5[Resource::{NAG_ARNS.parameter_tree(compiled.namespace)[1]}]",
-                        "reads the namespace's registry and live state in one batch; nothing outside it")
+        # $connect and the authorizer compare the caller's ?token= with a SecureString the operator puts at
+        # <namespace>/ws_token (CloudFormation cannot create SecureStrings); they may read that parameter only.
+        token_parameter = f"{compiled.namespace}/{WS_TOKEN_PARAMETER}"
+        for name in ("Connect", "Authorizer"):
+            self.handlers[name].function.add_environment(TOKEN_PARAMETER_ENV, token_parameter)
+            self.handlers[name].allow(["ssm:GetParameter"], [arns.parameter(token_parameter)])
         # CodeDeploy shifts traffic between versions of $default through this alias; API Gateway calls the alias.
         default = self.handlers["Default"].function
         self.live_alias = lambda_.Alias(self, "DefaultLive", alias_name=LIVE_ALIAS,

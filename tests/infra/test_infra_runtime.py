@@ -121,3 +121,29 @@ def test_relay_service_runs_the_dockerfile_image_on_arm64(synthesized: Synthesiz
     context = {p.name for p in (assembly / images[0]["directory"]).iterdir()}
     assert {"Dockerfile", "pyproject.toml", "registry", "voice_runtime", "cli"} <= context
     assert not context & {".venv", ".git", "tests"}
+
+
+def handler_statements(synthesized: Synthesized, handler: str) -> dict[str, list[str]]:
+    template = synthesized.runtime
+    fn = template["Resources"][logical_id(template, "AWS::Lambda::Function", Handler=handler)]
+    by_action: dict[str, list[str]] = {}
+    for statement in policy_statements(template, fn["Properties"]["Role"]["Fn::GetAtt"][0]):
+        for action in as_list(statement["Action"]):
+            by_action.setdefault(action, []).extend(text(r) for r in as_list(statement["Resource"]))
+    by_action.pop("logs:CreateLogStream")
+    by_action.pop("logs:PutLogEvents")
+    return by_action
+
+
+def test_websocket_handlers_get_only_what_each_route_needs(synthesized: Synthesized) -> None:
+    token = [f"{PARAM}/ws_token"]
+    assert handler_statements(synthesized, "voice_runtime.apigw.connect_handler") == {"ssm:GetParameter": token}
+    assert handler_statements(synthesized, "voice_runtime.apigw.authorizer_handler") == {"ssm:GetParameter": token}
+    assert handler_statements(synthesized, "voice_runtime.apigw.disconnect_handler") == {}
+    default = handler_statements(synthesized, "voice_runtime.apigw.default_handler")
+    assert list(default) == ["execute-api:ManageConnections"]
+    [connections] = default["execute-api:ManageConnections"]
+    assert connections.endswith("/live/*/@connections/*") and ":execute-api:<AWS::Region>:" in connections
+    synthesized.runtime_template.has_resource_properties("AWS::Lambda::Function", {
+        "Handler": "voice_runtime.apigw.authorizer_handler",
+        "Environment": {"Variables": Match.object_like({"VOICE_WS_TOKEN_PARAMETER": f"{NS}/ws_token"})}})
