@@ -20,7 +20,7 @@ SSM_PATH = r"^(/[A-Za-z0-9_.-]+)+$"
 METRIC_NAMESPACE = r"^[^:][^:]{0,254}$"
 # CloudWatch extended statistics: percentile (p99, p99.9), trimmed mean/count/sum and winsorized mean, with
 # either a single percentile or a range (TM(10%:90%)).
-_PCT = r"(?:100|\d{1,2})(?:\.\d{1,2})?"
+_PCT = r"(?:100(?:\.0{1,2})?|\d{1,2}(?:\.\d{1,2})?)"
 EXTENDED_STATISTIC = re.compile(
     rf"^(?:p{_PCT}|(?:tm|tc|ts|wm|pr){_PCT}|(?:TM|TC|TS|WM|PR)\((?:{_PCT}%?)?:(?:{_PCT}%?)?\))$"
 )
