@@ -134,18 +134,35 @@ class Datapoint:
     breaching: bool | None
 
 
-def datapoints(alarm: AlarmDefinition, store: SampleStore, now: float) -> list[Datapoint]:
-    """The evaluation range at time `now`: the last complete periods, oldest first."""
+DatapointCache = dict[tuple[str, float], Datapoint]
+
+
+def datapoints(alarm: AlarmDefinition, store: SampleStore, now: float,
+               cache: DatapointCache | None = None) -> list[Datapoint]:
+    """The evaluation range at time `now`: the last complete periods, oldest first.
+
+    With a `cache`, a period's datapoint is recomputed only when its sample count changed: the store only
+    grows inside the evaluation range (pruning drops periods older than it), so an equal count means the
+    same samples, and a percentile over a busy period is not re-sorted on every tick.
+    """
     end = math.floor(now / alarm.period) * alarm.period
     points = []
     for i in range(alarm.evaluation_range, 0, -1):
         start = end - i * alarm.period
+        if cache is not None:
+            known = cache.get((alarm.name, start))
+            if known is not None and known.sample_count == store.count(alarm.key, start, start + alarm.period):
+                points.append(known)
+                continue
         values = store.values(alarm.key, start, start + alarm.period)
         if values:
             value = aggregate(values, alarm.statistic)
-            points.append(Datapoint(start, value, len(values), breaches(value, alarm.comparison, alarm.threshold)))
+            point = Datapoint(start, value, len(values), breaches(value, alarm.comparison, alarm.threshold))
         else:
-            points.append(Datapoint(start, None, 0, None))
+            point = Datapoint(start, None, 0, None)
+        if cache is not None:
+            cache[(alarm.name, start)] = point
+        points.append(point)
     return points
 
 
@@ -286,10 +303,10 @@ def reason_data(alarm: AlarmDefinition, points: Sequence[Datapoint], now: float)
     return json.dumps(data, separators=(",", ":"))
 
 
-def evaluate(alarm: AlarmDefinition, store: SampleStore, now: float,
-             status: AlarmStatus) -> tuple[AlarmStatus, Transition | None]:
+def evaluate(alarm: AlarmDefinition, store: SampleStore, now: float, status: AlarmStatus,
+             cache: DatapointCache | None = None) -> tuple[AlarmStatus, Transition | None]:
     """One evaluation of one alarm at `now`: its new status, and the Transition if the state changed."""
-    points = datapoints(alarm, store, now)
+    points = datapoints(alarm, store, now, cache)
     outcome = decide([p.breaching for p in points], alarm.datapoints_to_alarm, alarm.evaluation_periods,
                      alarm.treat_missing_data)
     if outcome.state is None or outcome.state is status.state:
@@ -308,6 +325,7 @@ class Evaluator:
     alarms: Sequence[AlarmDefinition]
     store: SampleStore = field(default_factory=SampleStore)
     statuses: dict[str, AlarmStatus] = field(default_factory=dict)
+    cache: DatapointCache = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for alarm in self.alarms:
@@ -320,12 +338,14 @@ class Evaluator:
         """Evaluate every alarm at `now`; return the state changes (actions run on these only)."""
         transitions = []
         for alarm in self.alarms:
-            status, transition = evaluate(alarm, self.store, now, self.statuses[alarm.name])
+            status, transition = evaluate(alarm, self.store, now, self.statuses[alarm.name], self.cache)
             self.statuses[alarm.name] = status
             if transition is not None:
                 transitions.append(transition)
         horizon = max((a.period * (a.evaluation_range + 1) for a in self.alarms), default=0)
         self.store.prune(now - horizon)
+        for key in [k for k in self.cache if k[1] < now - horizon]:
+            del self.cache[key]
         return transitions
 
     def state(self, name: str) -> AlarmState:

@@ -86,6 +86,13 @@ class SampleStore:
         hi = bisect.bisect_left(times, end)
         return self._values[key][lo:hi]
 
+    def count(self, key: MetricKey, start: float, end: float) -> int:
+        """How many values are timestamped in [start, end) (two bisections, no copy)."""
+        times = self._times.get(key)
+        if not times:
+            return 0
+        return bisect.bisect_left(times, end) - bisect.bisect_left(times, start)
+
     def prune(self, before: float) -> None:
         """Forget samples older than `before` (no alarm looks back that far any more)."""
         for key, times in self._times.items():
