@@ -25,7 +25,7 @@ import hashlib
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from registry.compiled import ASSIGNMENT_VERSION, CompiledVariant
@@ -33,6 +33,7 @@ from registry.live_state import LiveState, effective_weights
 
 _SDK_VERSION = re.compile(r"^\d+(\.\d+){0,3}$")
 _TWO_POW_MINUS_53 = 2.0**-53
+_log = math.log
 SUPPORTED_VERSIONS = frozenset({1})
 
 
@@ -89,19 +90,24 @@ def pick(seed: str, subject: str, weights: Mapping[str, float], *, version: int 
     return best[1] if best else None
 
 
-@dataclass(eq=False)
 class Subject:
-    """A caller as the runtime knows it for a whole session; caches its log-uniforms across turns."""
+    """A caller as the runtime knows it for a whole session; caches its log-uniforms across turns.
 
-    id: str
-    internal: bool = False
-    sdk_version: tuple[int, ...] | None = None
-    key: bytes = field(init=False, repr=False)
-    _cache_owner: tuple[str, int] | None = field(default=None, init=False, repr=False)
-    _log_u: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    A plain slotted class (not a dataclass or pydantic model): it is built once per session and read every turn.
+    """
 
-    def __post_init__(self) -> None:
-        self.key = self.id.encode()
+    __slots__ = ("_cache_owner", "_log_u", "id", "internal", "key", "sdk_version")
+
+    def __init__(self, id: str, internal: bool = False, sdk_version: tuple[int, ...] | None = None) -> None:
+        self.id = id
+        self.internal = internal
+        self.sdk_version = sdk_version
+        self.key = id.encode()
+        self._cache_owner: tuple[str, int] | None = None
+        self._log_u: dict[str, float] = {}
+
+    def __repr__(self) -> str:
+        return f"Subject({self.id!r}, internal={self.internal}, sdk_version={self.sdk_version})"
 
     @classmethod
     def of(cls, subject_id: str, *, internal: bool = False, sdk_version: str | None = None) -> Subject:
@@ -194,7 +200,9 @@ class AssignmentTable:
         for variant, inverse_weight, hasher in pool.entries:
             log_u = cache.get(variant)
             if log_u is None:
-                log_u = cache[variant] = log_uniform(hasher, subject.key)
+                h = hasher.copy()  # log_uniform inlined: this is the first turn of a session's hot path
+                h.update(subject.key)
+                log_u = cache[variant] = _log(((int.from_bytes(h.digest(), "little") >> 11) + 0.5) * _TWO_POW_MINUS_53)
             # ln(u)/w is the negated rendezvous score: the highest wins. Strict > keeps the smallest name on ties.
             score = log_u * inverse_weight
             if score > best_score:
