@@ -384,21 +384,27 @@ def status(
     current = active_phase(topology, state.phase)
     entered_at = state.phase.at if state.phase else ctx.now
     decision, nxt, note, steps = None, None, "", []
+    known = current in topology.all_phases()
+    step: Step | None = None
     try:
         step = advance_step(topology, current)
         nxt = step.target
     except UsageError as exc:
-        note = exc.message
+        note = exc.message if known else (f"the active phase {current} is not in the registry: runtimes serve the "
+                                          "baseline; run voicectl rollback --to PHASE")
     if ctx.policy is not None:
-        if nxt is not None:
-            decision = _judge(ctx, values, state, advance_step(topology, current), entered_at, metrics_from)
+        if step is not None:
+            try:
+                decision = _judge(ctx, values, state, step, entered_at, metrics_from)
+            except UsageError as exc:  # status must show what it can, e.g. while FILE and SSM disagree
+                note = exc.message
         policy_phase = ctx.policy.phase(current)
         if policy_phase is not None:
             steps = decommission_steps(policy_phase, entered_at, ctx.now, state.deprecated)
     else:
         note = note or "pass the registry FILE to judge the next phase's gates"
     alarms = alarm_states(ctx.clients.cloudwatch, sorted(compiled.alarms)) if compiled.alarms else {}
-    doc = build_status(StatusInput(ctx.namespace, state, current, topology.locate(current)[0],
+    doc = build_status(StatusInput(ctx.namespace, state, current, topology.locate(current)[0] if known else None,
                                    state.phase.at if state.phase else None, ctx.now, nxt, decision, alarms,
                                    steps, note))
     if json_out:

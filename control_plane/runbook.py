@@ -11,18 +11,19 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from registry.compiled import CompiledRegistry
-from registry.errors import UsageError
 from registry.live_state import LiveState, effective_weights, param_runbook
 
 
 def emergency_map(compiled: CompiledRegistry, phase: str) -> dict[str, int]:
     """The memo's `{"sonic-unified": 0, "transcribe-polly-baseline": 100}`: every non-baseline variant the
-    phase gives traffic (external or internal) to 0, the baseline to 100."""
+    phase gives traffic (external or internal) to 0, the baseline to 100. An emergency must never be refused:
+    for a phase the applied registry does not know, every non-baseline variant is pinned to 0."""
     active = compiled.phase(phase)
     if active is None:
-        raise UsageError(f"the active phase {phase!r} is not in the applied registry",
-                         hint="run: voicectl apply FILE, or voicectl rollback --to PHASE")
-    traffic = {v for v, w in active.weights.items() if w} | {v for v, w in (active.internal_weights or {}).items() if w}
+        traffic = set(compiled.variants)
+    else:
+        traffic = {v for v, w in active.weights.items() if w} | {
+            v for v, w in (active.internal_weights or {}).items() if w}
     pins = {v: 0 for v in sorted(traffic) if v != compiled.baseline}
     pins[compiled.baseline] = 100
     return pins
@@ -111,8 +112,8 @@ def render_runbook(ctx: RunbookContext) -> str:
         spec = state.registry.alarms.get(name) if state.registry else None
         unreverted = [v for v in (spec.revert if spec else []) if v not in state.overrides and v not in state.runbook]
         if unreverted:
-            lines.append(f"   !! {name} is in ALARM and should have reverted {', '.join(unreverted)}, but no override is "
-                         "set: the revert handler may not have run. Revert by hand:")
+            lines.append(f"   !! {name} is in ALARM and should have reverted {', '.join(unreverted)}, but no "
+                         "override is set: the revert handler may not have run. Revert by hand:")
             lines += [f"        voicectl override set {q(v)}=0 --namespace {q(ns)} --reason {q(name + ' fired')}"
                       for v in unreverted]
     lines += ["", "2. WHAT REVERTED"]
@@ -126,7 +127,7 @@ def render_runbook(ctx: RunbookContext) -> str:
     for problem in state.problems:
         lines.append(f"   IGNORED (does not parse): {problem}")
     lines += ["", "3. WHAT TO TYPE"]
-    pins = emergency_map(state.registry, ctx.phase) if state.registry and state.registry.phase(ctx.phase) else {}
+    pins = emergency_map(state.registry, ctx.phase) if state.registry else {}
     lines += ["   Quality degraded but no alarm fired? Send everyone to the baseline now:",
               f"     voicectl runbook emergency-revert --namespace {q(ns)} --reason 'what you saw'",
               "   or, without voicectl (the memo's command, same effect):",

@@ -58,7 +58,7 @@ def build_status(s: StatusInput) -> dict[str, object]:
         ],
         "runbook_map": {"parameter": param_runbook(s.namespace), "active": dict(state.runbook),
                         "emergency_value": map_json(emergency_map(state.registry, s.phase))
-                        if state.registry and state.registry.phase(s.phase) else None},
+                        if state.registry else None},
         "alarms": {name: state_value or "MISSING" for name, state_value in sorted(s.alarms.items())},
         "next": {"phase": s.next_phase, "decision": s.decision.to_dict() if s.decision else None, "note": s.note},
         "decommission": [step.to_dict() for step in s.decommission],

@@ -115,10 +115,17 @@ def advance_step(topology: Topology, current: str, *, to: str | None = None, pat
 
 def rollback_target(topology: Topology, current: str, record: PhaseRecord | None, *, to: str | None = None) -> str:
     """The phase a rollback moves to: `--to`, else the phase before the current one in its sequence (for a path's
-    first phase, the phase it branched from)."""
-    cur_path, index = topology.locate(current)
-    if to is not None:
+    first phase, the phase it branched from). Rollback must always work: from a phase the registry no longer
+    has, `--to` any known phase is accepted."""
+    if to is not None and current not in topology.all_phases():
         topology.locate(to)
+        return to
+    try:
+        cur_path, index = topology.locate(current)
+    except UsageError as exc:
+        raise UsageError(f"the active phase {current!r} is not in the registry any more",
+                         hint=f"roll back to a known phase with --to: {', '.join(topology.all_phases())}") from exc
+    if to is not None:
         if to == current:
             raise UsageError(f"{to} is already the active phase", hint="voicectl status shows the live state")
         to_path, to_index = topology.locate(to)

@@ -405,3 +405,15 @@ def test_help_says_where_data_comes_from_and_that_deleted_parameters_lose_histor
     assert "loses ALL history of a deleted one" in " ".join(history_help.split())
     advance_help = " ".join(runner.invoke(app, ["advance", "--help"], env={"COLUMNS": "300"}).stdout.split())
     assert "applied <namespace>/registry parameter" in advance_help and "exits 3" in advance_help
+
+
+def test_status_rollback_and_emergency_work_when_the_active_phase_was_removed(small) -> None:  # type: ignore[no-untyped-def]
+    cli, aws = small
+    live_store.put_value(aws["ssm"], "/test/small/rollout/phase",
+                         json.dumps({"phase": "P9_removed", "at": T0.isoformat()}))
+    doc = cli.json("status", str(cli.file))
+    assert doc["effective_weights"]["external"] == {"base": 100.0, "sonic": 0.0}  # fail safe: the baseline
+    assert "not in the registry" in doc["next"]["note"]
+    assert cli.json("runbook", "emergency-revert", "--reason", "lost", "-n", "/test/small")["value"] == {
+        "sonic": 0, "base": 100}
+    assert cli.json("rollback", "-n", "/test/small", "--to", "P1")["to"] == "P1"

@@ -85,3 +85,9 @@ def test_rollback_from_a_path_without_the_file_uses_the_recorded_previous_phase(
     assert rollback_target(applied, "PathB_CSM_Internal", record) == "Phase2_Week2"
     with pytest.raises(UsageError, match="branched from"):
         rollback_target(applied, "PathB_CSM_Internal", None)
+
+
+def test_rollback_from_a_phase_the_registry_no_longer_has(topo: Topology) -> None:
+    assert rollback_target(topo, "Phase_Removed", None, to="Phase3_Week4") == "Phase3_Week4"
+    with pytest.raises(UsageError, match="not in the registry any more"):
+        rollback_target(topo, "Phase_Removed", None)
