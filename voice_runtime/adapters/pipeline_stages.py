@@ -29,6 +29,7 @@ from aws_sdk_transcribe_streaming.models import (
 )
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
 
 from voice_runtime.adapters.backend_settings import BackendSettings
 from voice_runtime.adapters.base import BackendError
@@ -41,6 +42,18 @@ TIMEOUT_CODES = {"ModelTimeoutException", "ModelError", "RequestTimeout"}
 _DONE = object()
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """Is a timeout anywhere in the chain? (a stalled response stream surfaces wrapped by botocore/urllib3)"""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, (ReadTimeoutError, ConnectTimeoutError, TimeoutError, Urllib3ReadTimeout)):
+            return True
+        seen = getattr(seen, "error", None) or seen.__cause__ or seen.__context__
+    return False
+
+
 def classify_aws(exc: BaseException, service: str) -> BackendError:
     """A boto3 / smithy failure -> BackendError with a stable code (throttled, timeout, stream_error, ...)."""
     if isinstance(exc, BackendError):
@@ -51,7 +64,7 @@ def classify_aws(exc: BaseException, service: str) -> BackendError:
     name = type(exc).__name__
     if code in THROTTLE_CODES or isinstance(exc, LimitExceededException) or "Throttl" in name:
         return BackendError(f"{service} throttled: {exc}", code="throttled")
-    if code in TIMEOUT_CODES or isinstance(exc, (ReadTimeoutError, ConnectTimeoutError, TimeoutError)):
+    if code in TIMEOUT_CODES or _timed_out(exc):
         return BackendError(f"{service} timed out: {exc}", code="timeout")
     if isinstance(exc, BadRequestException) or code.startswith("Invalid") or code == "ValidationException":
         return BackendError(f"{service} rejected the request: {exc}", retryable=False, code="invalid_request")
@@ -72,7 +85,8 @@ class Boto3Backends:
     def client(self, service: str, endpoint_key: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                config = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5,
+                # One attempt: a failed turn is retried by the runtime on the baseline, not here.
+                config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5,
                                 read_timeout=self.settings.turn_timeout_seconds,
                                 max_pool_connections=self.settings.blocking_workers)
                 self._clients[service] = boto3.session.Session().client(

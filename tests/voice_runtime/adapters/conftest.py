@@ -29,6 +29,8 @@ def emulators(emulator_server: EmulatorServer) -> EmulatorServer:
     for emulator in (e.nova, e.transcribe, e.converse, e.polly, e.sagemaker):
         emulator.behaviour = Behaviour(latency=Latency(median_ms=5), reply_audio_ms=400)
     e.nova.streams.clear()
+    for recorder in (e.converse, e.polly, e.sagemaker):
+        recorder.requests.clear()
     return emulator_server
 
 
