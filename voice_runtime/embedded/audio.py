@@ -11,11 +11,13 @@ import math
 import struct
 import wave
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 INPUT_RATE = 16_000
 
 
+@lru_cache(maxsize=32)  # hundreds of synthetic callers share a handful of utterances
 def speech_like(seconds: float, *, rate: int = INPUT_RATE, pitch_hz: float = 140.0, amplitude: float = 0.5) -> bytes:
     """`seconds` of a voiced tone (fundamental + 3 harmonics) with ~4 syllables per second, as s16le mono PCM.
 

@@ -35,11 +35,23 @@ def _rolling_percentile(points: Sequence[tuple[float, float]], q: float, window_
     t, end = points[0][0] + window_s / 2, points[-1][0]
     while t <= end + step_s:
         values = sorted(v for x, v in points if t - window_s <= x < t)
-        if len(values) >= 3:
-            xs.append(t)
-            ys.append(values[min(len(values) - 1, int(q / 100 * len(values)))])
+        xs.append(t)
+        # Too few values in the window: a gap in the line rather than a line drawn across missing data.
+        ys.append(values[min(len(values) - 1, int(q / 100 * len(values)))] if len(values) >= 3 else float("nan"))
         t += step_s
     return xs, ys
+
+
+def _marker_label(kind: str, title: str) -> str | None:
+    """Short labels for the vertical markers; None for events not worth a marker (alarm OK transitions)."""
+    if kind == "alarm":
+        state, _, name = title.partition(" ")
+        return f"{state} {name.removeprefix('VoiceM2_')}" if state == "ALARM" else None
+    if kind == "inject":
+        return "regression injected"
+    if kind in ("override", "revert"):
+        return title.split(" (")[0]
+    return title
 
 
 def demo_timeline(record: DemoRecord, path: Path, *, threshold_ms: float | None = None) -> Path:
@@ -84,13 +96,15 @@ def demo_timeline(record: DemoRecord, path: Path, *, threshold_ms: float | None 
     ax_ttfa.legend(loc="upper left", fontsize=7, ncol=3)
 
     for e in record.events:
-        if e.kind not in _EVENT_STYLE:
+        label = _marker_label(e.kind, e.title) if e.kind in _EVENT_STYLE else None
+        if label is None:
             continue
         color, style = _EVENT_STYLE[e.kind]
         for ax in (ax_share, ax_ttfa):
             ax.axvline(e.at_s, color=color, linestyle=style, linewidth=1.0, alpha=0.8)
-        label_y = {"phase": 0.98, "inject": 0.98, "alarm": 0.60, "override": 0.35, "revert": 0.35}[e.kind]
-        ax_share.text(e.at_s, label_y, f" {e.title}", rotation=90, va="top", ha="left", fontsize=7, color=color,
+        # Alarm labels sit left of their line, the rest right of it: an alarm and its override are a second apart.
+        ax_share.text(e.at_s, 0.97, f" {label} ", rotation=90, va="top", ha="right" if e.kind == "alarm" else "left",
+                      fontsize=7, color=color,
                       transform=ax_share.get_xaxis_transform())
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

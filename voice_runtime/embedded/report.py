@@ -43,6 +43,7 @@ class DemoRecord:
 
     baseline: str
     watched: str  # the canary variant the regression is injected into
+    alarm: str = ""  # the alarm expected to revert it
     turns: list[TurnResult] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
@@ -95,7 +96,7 @@ def alarm_to_baseline_s(record: DemoRecord) -> float | None:
     That is the start of the first baseline turn after the last non-baseline turn that began after the alarm
     (or the alarm time itself when none began after it); None when the alarm never fired.
     """
-    alarm = record.first("alarm", "ALARM")
+    alarm = record.first("alarm", f"ALARM {record.alarm}")
     if alarm is None:
         return None
     last = last_non_baseline_turn(record.turns, baseline=record.baseline, after_s=alarm.at_s)
@@ -108,7 +109,7 @@ def alarm_to_baseline_s(record: DemoRecord) -> float | None:
 def summary(record: DemoRecord) -> dict[str, Any]:
     """The report as one JSON-able dict: timeline, TTFA per variant before/after the regression, shares, checks."""
     inject = record.first("inject")
-    alarm = record.first("alarm", "ALARM")
+    alarm = record.first("alarm", f"ALARM {record.alarm}")
     override = record.first("override")
     split = inject.at_s if inject else float("inf")
     errors = [t for t in record.turns if not t.ok]

@@ -1,0 +1,249 @@
+"""The embedded stack: everything of the product on loopback in one process, no AWS account needed.
+
+* moto's ThreadedMotoServer on 127.0.0.1 (a free port): the AWS endpoint, real HTTP, real boto3 calls;
+* the registry applied to it exactly as `voicectl apply` does (SSM parameter, CloudWatch alarms, SNS topics);
+* the voice runtime's WebSocket server (voice_runtime.server), reading live state from that endpoint through its
+  registry client, with the backends served by emulators of realistic latency (Nova Sonic ~150 ms p50, the M1
+  pipeline ~750 ms) and the browser client at GET /;
+* the runtime's metrics fanned out to: the local alarm runner (control_plane.alarms.local, CloudWatch's
+  evaluation semantics, set_alarm_state on moto, the revert handler invoked in-process as a Lambda action would
+  be), a sample store the rollout gates read (moto computes no percentiles), and PutMetricData on moto.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from control_plane.alarms.handler import HandlerConfig
+from control_plane.alarms.local import LocalAlarmRunner, TickOutcome, in_process_handler
+from control_plane.alarms.samples import Sample as AlarmSample
+from control_plane.apply import execute, observe, resolve_target, steps_for
+from control_plane.aws.live_store import read_namespace
+from control_plane.aws.metrics_source import Sample as GateSample
+from control_plane.aws.metrics_source import SampleMetricSource
+from control_plane.aws.session import Clients
+from control_plane.compiler import compile_plan
+from control_plane.diff import diff
+from registry.errors import RegistryInvalid
+from registry.loader import load_file
+from registry.model import Backend, Registry
+from voice_runtime.metrics import NAMESPACE, CallbackSink, CloudWatchSink, FanOutSink, MetricsSink
+from voice_runtime.metrics import Sample as RuntimeSample
+from voice_runtime.registry_client import RegistryClient
+from voice_runtime.server import VoiceServer, create_server
+from voice_runtime.settings import EmulatedBackendSettings, RuntimeSettings
+
+log = logging.getLogger(__name__)
+
+DEMO_REGISTRY = Path(__file__).resolve().parents[2] / "examples" / "demo-registry.yaml"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "embedded", "AWS_SECRET_ACCESS_KEY": "embedded"}
+EMULATED = frozenset({Backend.NOVA_SONIC, Backend.M1_PIPELINE, Backend.CSM_SAGEMAKER})
+
+
+def default_backends(reply_seconds: float = 1.0) -> dict[Backend, EmulatedBackendSettings]:
+    """The memo's latencies: Nova Sonic ~150 ms p50 TTFA, the M1 pipeline ~750 ms, CSM-1B ~620 ms."""
+    def emulated(p50: float, p95: float, tone: float, seed: int) -> EmulatedBackendSettings:
+        return EmulatedBackendSettings(latency_p50_ms=p50, latency_p95_ms=p95, reply_seconds=reply_seconds,
+                                       tone_hz=tone, seed=seed)
+    return {Backend.NOVA_SONIC: emulated(150, 260, 520, 1), Backend.M1_PIPELINE: emulated(750, 1000, 330, 2),
+            Backend.CSM_SAGEMAKER: emulated(620, 900, 440, 3)}
+
+
+@dataclass
+class StackConfig:
+    registry_file: Path = DEMO_REGISTRY
+    host: str = "127.0.0.1"
+    runtime_port: int = 0  # 0: a free port
+    moto_port: int = 0
+    region: str = "us-east-1"
+    reply_seconds: float = 0.6  # length of every emulated spoken reply
+    backends: dict[Backend, EmulatedBackendSettings] | None = None  # default: default_backends(reply_seconds)
+    alarm_tick_seconds: float = 1.0
+    put_metric_data: bool = True  # also send every sample to moto, so `aws cloudwatch` sees the metrics
+    quiet: bool = True  # keep the revert handler's JSON logs off the console
+    internal_token: str | None = None
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    aws_endpoint_url: str
+    runtime_ws_url: str
+    web_url: str
+    namespace: str
+    region: str
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.__dict__)
+
+
+def load_registry(path: Path) -> Registry:
+    result = load_file(path)
+    if result.registry is None:
+        raise RegistryInvalid(result.diagnostics)
+    return result.registry
+
+
+def apply_registry(clients: Clients, registry: Registry) -> list[str]:
+    """What `voicectl apply FILE --yes` does: diff the plan against the endpoint and run the ordered writes."""
+    target = resolve_target(clients)
+    plan = compile_plan(registry, target)
+    changes = diff(plan, observe(clients, plan, target))
+    return execute(clients, steps_for(changes, target, plan.tags)).applied
+
+
+class DeferredSink:
+    """Records into `inner` but ignores the runtime's per-turn flush: the alarm thread flushes it every tick,
+    so a PutMetricData round trip to the endpoint never runs on the event loop."""
+
+    def __init__(self, inner: MetricsSink) -> None:
+        self.inner = inner
+
+    def record(self, sample: RuntimeSample) -> None:
+        self.inner.record(sample)
+
+    def flush(self) -> None:
+        return None
+
+
+class EmbeddedStack:
+    """Start with `await stack.start()`, stop with `await stack.stop()` (both idempotent)."""
+
+    def __init__(self, config: StackConfig | None = None, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config or StackConfig()
+        self.clock = clock
+        self.registry = load_registry(self.config.registry_file)
+        self.gate_samples = SampleMetricSource()
+        self.alarm_feed: queue.Queue[AlarmSample] = queue.Queue()
+        self.runtime_samples: list[RuntimeSample] = []
+        self.applied: list[str] = []
+        self.alarm_outcomes: list[tuple[float, TickOutcome]] = []
+        self._moto: Any = None
+        self._server: VoiceServer | None = None
+        self._runner: LocalAlarmRunner | None = None
+        self._runner_thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._cw_sink: CloudWatchSink | None = None
+        self.clients: Clients | None = None
+        self.info: StackInfo | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------------------------
+
+    async def start(self) -> StackInfo:
+        if self.info is not None:
+            return self.info
+        from moto.server import ThreadedMotoServer
+
+        for key, value in FAKE_CREDENTIALS.items():  # moto accepts any; never let a real profile be picked up
+            os.environ.setdefault(key, value)
+        if self.config.quiet:
+            logging.getLogger("voice-rollout-revert").setLevel(logging.WARNING)
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        self._moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.moto_port, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        self.clients = Clients(endpoint_url=endpoint, region=self.config.region)
+        self.applied = apply_registry(self.clients, self.registry)
+        self._start_alarm_runner(endpoint)
+        self._server = self._build_server(endpoint)
+        await self._server.start()
+        ws_port = self._server.port
+        self.info = StackInfo(aws_endpoint_url=endpoint, runtime_ws_url=f"ws://{self.config.host}:{ws_port}/ws",
+                              web_url=f"http://{self.config.host}:{ws_port}/", namespace=self.registry.namespace,
+                              region=self.config.region)
+        return self.info
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
+        if self._runner_thread is not None:
+            self._runner_thread.join(timeout=5)
+            self._runner_thread = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    # --- parts -----------------------------------------------------------------------------------------------------
+
+    def _build_server(self, endpoint: str) -> VoiceServer:
+        reg = self.registry
+        # The runtime gets clients of its own: boto3 sessions are not shared across threads.
+        runtime_clients = Clients(endpoint_url=endpoint, region=self.config.region)
+        ssm = runtime_clients.ssm
+        registry_client = RegistryClient(lambda: read_namespace(ssm, reg.namespace), namespace=reg.namespace,
+                                         fallback_baseline=reg.baseline, default_ttl=reg.cache_ttl_seconds)
+        settings = RuntimeSettings(
+            host=self.config.host, port=self.config.runtime_port, namespace=reg.namespace,
+            fallback_baseline=reg.baseline, default_cache_ttl_seconds=reg.cache_ttl_seconds,
+            emulate_missing_backends=True,
+            emulated_per_backend=dict(self.config.backends or default_backends(self.config.reply_seconds)),
+            aws_endpoint_url=endpoint, region=self.config.region, internal_token=self.config.internal_token,
+        )
+        sinks: list[MetricsSink] = [CallbackSink(self._on_sample)]
+        if self.config.put_metric_data:
+            self._cw_sink = CloudWatchSink(Clients(endpoint_url=endpoint, region=self.config.region).cloudwatch)
+            sinks.append(DeferredSink(self._cw_sink))
+        return create_server(settings, registry_client, FanOutSink(sinks), emulated=EMULATED)
+
+    def _start_alarm_runner(self, endpoint: str) -> None:
+        clients = Clients(endpoint_url=endpoint, region=self.config.region)
+        target = resolve_target(clients)
+        prefix = f"arn:{target.partition}:sns:{target.region}:{target.account_id}:"
+        invoke = in_process_handler(ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy,
+                                    config=HandlerConfig(self.registry.namespace, topic_arn_prefix=prefix),
+                                    clock=self.clock)
+        self._runner = LocalAlarmRunner.from_registry(
+            self.registry, cloudwatch=clients.cloudwatch, invoke=invoke, clock=self.clock, feed=self.alarm_feed,
+            sns=clients.sns, topic_arn_prefix=prefix, region=target.region, account=target.account_id)
+        self._stop.clear()
+        self._runner_thread = threading.Thread(target=self._run_alarms, name="local-alarms", daemon=True)
+        self._runner_thread.start()
+
+    def _run_alarms(self) -> None:
+        assert self._runner is not None
+        while not self._stop.is_set():
+            try:
+                for outcome in self._runner.tick():
+                    self.alarm_outcomes.append((self.clock(), outcome))
+                if self._cw_sink is not None:
+                    self._cw_sink.flush()
+            except Exception:  # keep evaluating: one bad tick must not silence every alarm
+                log.exception("alarm tick failed")
+            self._stop.wait(self.config.alarm_tick_seconds)
+
+    def _on_sample(self, sample: RuntimeSample) -> None:
+        """Runtime metric sample -> the alarm runner's feed and the gates' sample store."""
+        dims = {"Variant": sample.variant}
+        self.runtime_samples.append(sample)
+        self.alarm_feed.put(AlarmSample.of(NAMESPACE, sample.name, dims, sample.value, sample.at))
+        self.gate_samples.samples.append(
+            GateSample(NAMESPACE, sample.name, dims, datetime.fromtimestamp(sample.at, UTC), sample.value))
+
+    # --- knobs -----------------------------------------------------------------------------------------------------
+
+    @property
+    def server(self) -> VoiceServer:
+        assert self._server is not None, "the stack is not started"
+        return self._server
+
+    def set_latency(self, backend: Backend, p50_ms: float, p95_ms: float | None = None) -> None:
+        """Turn an emulated backend's latency knob (the demo's injected regression)."""
+        adapter = self.server.adapters.emulated(backend)
+        if adapter is None:
+            raise RuntimeError(f"{backend.value} is not served by an emulated backend")
+        adapter.set_latency(p50_ms, p95_ms)
+
+    def alarm_state(self, name: str) -> str:
+        assert self._runner is not None
+        return self._runner.evaluator.state(name).value
