@@ -137,3 +137,12 @@ def test_incremental_cached_evaluation_equals_a_fresh_one(base: list[tuple[int, 
         store.extend(seen)
         fresh_status, _ = evaluate(alarm, store, now, fresh_status)
         assert evaluator.statuses[alarm.name] == fresh_status
+
+
+@PROFILE
+@given(values, st.floats(0, 100))
+def test_percentile_matches_numpy_inverted_cdf(xs: list[float], pct: float) -> None:
+    # An independent implementation of the same definition (numpy comes with matplotlib).
+    import numpy as np
+
+    assert percentile(xs, pct) == float(np.percentile(xs, pct, method="inverted_cdf"))

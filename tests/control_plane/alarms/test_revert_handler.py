@@ -148,6 +148,17 @@ def test_override_write_failure_raises_before_any_notification(aws: Aws) -> None
     assert aws.messages() == [] and aws.codedeploy.stopped == []
 
 
+class FailingRead(FailingPut):
+    def get_paginator(self, name: str) -> Any:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetParametersByPath")
+
+
+def test_live_state_read_failure_raises_so_lambda_retries(aws: Aws) -> None:
+    with pytest.raises(AwsError, match="access denied: ssm:GetParametersByPath"):
+        run(aws, load_event("sns_notification.json"), ssm=FailingRead(aws.ssm))
+    assert aws.messages() == []
+
+
 def test_unknown_alarm_is_rejected_cleanly(aws: Aws) -> None:
     result = run(aws, load_event("aws_docs_eventbridge_single_metric.json"))
     assert result["status"] == "rejected"
