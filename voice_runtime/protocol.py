@@ -55,7 +55,7 @@ class StartMessage(BaseModel):
     """The first client message: who is calling."""
 
     # Unknown fields are ignored so newer clients can add hints without breaking older servers.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
     type: str = "start"
     subject: str = Field(min_length=1, max_length=128)
