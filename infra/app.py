@@ -31,6 +31,7 @@ def main() -> None:
     settings = InfraSettings(
         region=os.environ.get("CDK_DEFAULT_REGION") or os.environ.get("AWS_REGION") or InfraSettings.region,
         powertools_layer_version=int(layer) if layer else POWERTOOLS_LAYER_VERSION,
+        relay_certificate_arn=app.node.try_get_context("relay_certificate_arn") or None,
     )
     build_app(result.registry, settings=settings, app=app)
     app.synth()

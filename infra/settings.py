@@ -40,6 +40,9 @@ class InfraSettings:
     stack_prefix: str = "VoiceRollout"
     relay_port: int = 8080
     relay_desired_count: int = 2
+    # An ACM certificate for the relay's public listener. Without one the ALB listens on plain HTTP (ws://),
+    # which is fine for a first deploy behind a test domain only: audio would cross the internet unencrypted.
+    relay_certificate_arn: str | None = None
     log_retention_days: int = 30
     tags: dict[str, str] = field(default_factory=dict)
 

@@ -7,15 +7,19 @@ service (`voicectl runtime serve`); the API Gateway path carries the echo varian
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_ecs_patterns as ecs_patterns
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.components.project_function import retention
@@ -30,12 +34,24 @@ IDLE_TIMEOUT = Duration.minutes(10)
 DRAIN = Duration.minutes(2)
 
 
+def _listener(scope: Construct, certificate_arn: str | None) -> dict[str, Any]:
+    """HTTPS (wss://) with the deployer's certificate and HTTP redirected; plain HTTP, with a warning, without."""
+    if certificate_arn is None:
+        Annotations.of(scope).add_warning_v2(
+            "voice-rollout:relay-http",
+            "the relay listens on plain HTTP (ws://): pass -c relay_certificate_arn=<ACM ARN> for wss://")
+        return {}
+    return {"certificate": acm.Certificate.from_certificate_arn(scope, "Certificate", certificate_arn),
+            "protocol": elbv2.ApplicationProtocol.HTTPS, "redirect_http": True,
+            "ssl_policy": elbv2.SslPolicy.RECOMMENDED_TLS}
+
+
 class RelayService(Construct):
     """VPC (public subnets, flow logs), cluster with Container Insights, the Fargate service and its IAM."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: InfraSettings,
-                 environment: Mapping[str, str], grants: list[Grant],
-                 nag_grants: list[Grant]) -> None:
+                 environment: Mapping[str, str], command: list[str], internal_token_parameter: str,
+                 grants: list[Grant], nag_grants: list[Grant]) -> None:
         super().__init__(scope, construct_id)
         # Public subnets and public task IPs: the relay only calls AWS APIs, and a NAT gateway would add cost
         # and a failure point without adding isolation the security groups do not already give.
@@ -65,9 +81,15 @@ class RelayService(Construct):
                                                  operating_system_family=ecs.OperatingSystemFamily.LINUX),
             task_image_options=ecs_patterns.ApplicationLoadBalancedTaskImageOptions(
                 image=image, container_port=settings.relay_port, task_role=self.task_role,
-                environment=dict(environment),
+                command=command, environment=dict(environment),
+                # Without a token the runtime trusts `internal: true` from any caller, which would hand
+                # internal-only variants to the public: the token is injected from an SSM SecureString.
+                secrets={"VOICE_INTERNAL_TOKEN": ecs.Secret.from_ssm_parameter(
+                    ssm.StringParameter.from_secure_string_parameter_attributes(
+                        self, "InternalToken", parameter_name=internal_token_parameter))},
                 log_driver=ecs.LogDrivers.aws_logs(stream_prefix="relay", log_group=app_logs)),
             public_load_balancer=True,
+            **_listener(self, settings.relay_certificate_arn),
             assign_public_ip=True,
             task_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             idle_timeout=IDLE_TIMEOUT,

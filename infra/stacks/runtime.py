@@ -26,6 +26,14 @@ APIGW_HANDLERS = {
 }
 LIVE_ALIAS = "live"
 WS_TOKEN_PARAMETER = "ws_token"
+INTERNAL_TOKEN_PARAMETER = "internal_token"
+
+
+def relay_command(namespace: str, baseline: str, port: int) -> list[str]:
+    """The relay container's command: `voicectl runtime serve` reading this registry's namespace from SSM,
+    EMF metrics on stdout (CloudWatch Logs extracts them), and the baseline until the first registry read."""
+    return ["voicectl", "runtime", "serve", "--host", "0.0.0.0", "--port", str(port), "--registry-source", "ssm",
+            "--namespace", namespace, "--fallback-baseline", baseline, "--metrics", "emf"]
 # voice_runtime.apigw reads the token parameter's name from this variable (referenced by name, not imported:
 # the handlers' module is not a dependency of the infra package).
 TOKEN_PARAMETER_ENV = "VOICE_WS_TOKEN_PARAMETER"
@@ -86,4 +94,6 @@ class RuntimeStack(Stack):
         self.relay = RelayService(
             self, "Relay", settings=settings,
             environment={**environment, "VOICE_RUNTIME_PORT": str(settings.relay_port)},
+            command=relay_command(compiled.namespace, compiled.baseline, settings.relay_port),
+            internal_token_parameter=f"{compiled.namespace}/{INTERNAL_TOKEN_PARAMETER}",
             grants=relay_grants(compiled, arns), nag_grants=relay_grants(compiled, NAG_ARNS))

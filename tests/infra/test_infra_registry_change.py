@@ -1,4 +1,5 @@
-"""A change in the YAML alone (a new alarm, a new threshold) reaches the synthesised template with no other edit."""
+"""A change in the YAML alone (a new alarm, a new threshold) reaches the synthesised template with no other edit;
+and the one deployment knob that changes security (the relay's certificate) does what it says."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import tests.infra.conftest  # noqa: F401  (sets the jsii environment before aws
 from tests.conftest import EXAMPLE
 from tests.infra.template_text import logical_id
 
+CERTIFICATE = "arn:aws:acm:us-east-1:111122223333:certificate/voice-relay"
 NEW_ALARM = """alarms:
   VoiceM2_CSM_Latency:
     description: CSM-1B p99 latency (added by the test)
@@ -33,6 +35,7 @@ def changed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from aws_cdk.assertions import Template
 
     from infra.assembly import build_app
+    from infra.settings import InfraSettings
     from registry.loader import load_file
 
     text = EXAMPLE.read_text()
@@ -45,8 +48,10 @@ def changed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     path.write_text(edited)
     result = load_file(path)
     assert result.registry is not None, [str(d) for d in result.diagnostics]
-    built = build_app(result.registry, outdir=str(tmp_path_factory.mktemp("cdk.out")))
-    return Template.from_stack(built.control_plane).to_json()
+    settings = InfraSettings(relay_certificate_arn=CERTIFICATE)
+    built = build_app(result.registry, settings=settings, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    return {"control": Template.from_stack(built.control_plane).to_json(),
+            "runtime": Template.from_stack(built.runtime).to_json()}
 
 
 def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -55,7 +60,8 @@ def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_new_alarm_appears_with_its_figures_and_actions(changed: dict[str, Any]) -> None:
-    found = alarms(changed)
+    template = changed["control"]
+    found = alarms(template)
     assert len(found) == 5
     new = found["VoiceM2_CSM_Latency"]
     assert {k: new[k] for k in ("ExtendedStatistic", "Period", "EvaluationPeriods", "DatapointsToAlarm",
@@ -64,13 +70,21 @@ def test_new_alarm_appears_with_its_figures_and_actions(changed: dict[str, Any])
         "Threshold": 1200, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "breaching",
         "Dimensions": [{"Name": "Variant", "Value": "sesame-csm1b"}]}
     # its notify topic did not exist before: the YAML alone created it, and the revert permission with it
-    topic = logical_id(changed, "AWS::SNS::Topic", TopicName="voice-m2-csm")
-    revert = logical_id(changed, "AWS::Lambda::Function", FunctionName="voice-rollout-revert")
+    topic = logical_id(template, "AWS::SNS::Topic", TopicName="voice-m2-csm")
+    revert = logical_id(template, "AWS::Lambda::Function", FunctionName="voice-rollout-revert")
     assert new["AlarmActions"] == [{"Ref": topic}, {"Fn::GetAtt": [revert, "Arn"]}]
-    sources = [r["Properties"]["SourceArn"] for r in changed["Resources"].values()
+    sources = [r["Properties"]["SourceArn"] for r in template["Resources"].values()
                if r["Type"] == "AWS::Lambda::Permission"]
     assert any("alarm:VoiceM2_CSM_Latency" in str(s) for s in sources)
 
 
 def test_changed_threshold_appears(changed: dict[str, Any]) -> None:
-    assert alarms(changed)["VoiceM2_P95_Breach"]["Threshold"] == 650
+    assert alarms(changed["control"])["VoiceM2_P95_Breach"]["Threshold"] == 650
+
+
+def test_with_a_certificate_the_relay_listens_on_https_and_redirects_http(changed: dict[str, Any]) -> None:
+    listeners = {r["Properties"]["Protocol"]: r["Properties"] for r in changed["runtime"]["Resources"].values()
+                 if r["Type"] == "AWS::ElasticLoadBalancingV2::Listener"}
+    assert sorted(listeners) == ["HTTP", "HTTPS"]
+    assert listeners["HTTPS"]["Certificates"] == [{"CertificateArn": CERTIFICATE}]
+    assert listeners["HTTP"]["DefaultActions"][0]["Type"] == "redirect"

@@ -147,3 +147,25 @@ def test_websocket_handlers_get_only_what_each_route_needs(synthesized: Synthesi
     synthesized.runtime_template.has_resource_properties("AWS::Lambda::Function", {
         "Handler": "voice_runtime.apigw.authorizer_handler",
         "Environment": {"Variables": Match.object_like({"VOICE_WS_TOKEN_PARAMETER": f"{NS}/ws_token"})}})
+
+
+def test_relay_serves_the_registry_namespace_with_an_internal_token(synthesized: Synthesized) -> None:
+    [task] = resources(synthesized.runtime, "AWS::ECS::TaskDefinition")
+    [container] = task["ContainerDefinitions"]
+    command = container["Command"]
+    assert command[:3] == ["voicectl", "runtime", "serve"]
+    flags = dict(zip(command[3::2], command[4::2], strict=True))
+    assert flags == {"--host": "0.0.0.0", "--port": "8080", "--registry-source": "ssm", "--namespace": NS,
+                     "--fallback-baseline": synthesized.registry.baseline, "--metrics": "emf"}
+    [secret] = container["Secrets"]
+    assert secret["Name"] == "VOICE_INTERNAL_TOKEN"
+    assert text(secret["ValueFrom"]).endswith(f":parameter{NS}/internal_token")
+
+
+def test_without_a_certificate_the_relay_is_http_and_says_so(synthesized: Synthesized) -> None:
+    from aws_cdk.assertions import Annotations
+
+    listeners = [r["Protocol"] for r in resources(synthesized.runtime, "AWS::ElasticLoadBalancingV2::Listener")]
+    assert listeners == ["HTTP"]
+    Annotations.from_stack(synthesized.built.runtime).has_warning(
+        "*", Match.string_like_regexp("relay_certificate_arn"))
