@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from control_plane.aws import cloudwatch, sns, ssm
-from control_plane.aws.session import aws_call
+from control_plane.aws.session import ACCESS_DENIED, aws_call, error_code
 from control_plane.aws.tagging import tagged_arns
 from control_plane.compiler import OWNER_TAG, AlarmSpec, AwsTarget, ParameterSpec, Plan, TopicSpec
 from control_plane.diff import (
@@ -184,7 +184,10 @@ def execute(clients: ClientSource, steps: Sequence[Step], *, rerun_hint: str = D
                 step.run(clients.client(step.service))
         except AwsError as exc:
             done = "; nothing was applied" if not report.applied else ""
-            hint = f"{exc.hint}; then {rerun_hint}" if exc.hint else rerun_hint
+            # Access denied needs a fix before the rerun; anything else (throttling past the retries, a 5xx)
+            # is fixed by the rerun itself.
+            denied = exc.__cause__ is not None and error_code(exc.__cause__) in ACCESS_DENIED
+            hint = f"{exc.hint}; then {rerun_hint}" if denied and exc.hint else rerun_hint
             raise PartialApply(f"apply stopped at '{step.description}': {exc.message}{done}",
                                applied=report.applied, pending=[s.description for s in steps[i:]],
                                hint=hint) from exc

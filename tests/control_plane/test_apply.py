@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 from moto import mock_aws
+from moto.moto_api._internal.models import moto_api_backend
 
 from control_plane.apply import Step, execute, observe, resolve_target, steps_for
 from control_plane.compiler import OWNER_TAG, Plan, compile_plan
@@ -187,7 +188,9 @@ def test_access_denied_on_a_write_names_the_permission(aws: None, registry: Regi
     assert "cloudwatch:PutMetricAlarm" in info.value.message
     assert info.value.applied == ["create topic voice-m2-engineering", "create topic voice-m2-oncall"]
     assert info.value.pending[0] == "create alarm VoiceM2_Bedrock_Error_Spike"
-    assert "rerun voicectl apply" in (info.value.hint or "")
+    assert info.value.hint is not None
+    assert "grant the caller permission for cloudwatch:PutMetricAlarm" in info.value.hint
+    assert info.value.hint.endswith("then rerun voicectl apply FILE: it converges")
 
 
 def _fault_positions(scenario: str) -> list[int]:
@@ -200,9 +203,12 @@ def test_a_failure_at_every_write_position_converges_on_rerun(registry: Registry
     first N-1 writes done, the registry parameter is whole (old or new, never mixed), and a rerun converges."""
     before, after = (None, registry) if scenario == "fresh" else (registry, changed(registry))
     positions = _fault_positions(scenario)
-    for n in positions:
-        with mock_aws():
-            clients = RecordingClients(region="us-east-1")  # one set per moto state: building clients is slow
+    with mock_aws():
+        clients = RecordingClients(region="us-east-1")  # one set for all: building boto3 clients is slow
+        for n in positions:
+            moto_api_backend.reset()
+            clients.calls.clear()
+            clients.fail_write = None
             if before is not None:
                 apply_registry(clients, before)
             old_value = registry_value(clients)
@@ -221,6 +227,41 @@ def test_a_failure_at_every_write_position_converges_on_rerun(registry: Registry
             assert pending_changes(clients, after) == [], n
 
 
+def test_a_failure_at_every_call_read_or_write_converges_on_rerun(registry: Registry) -> None:
+    """Reads fail before anything is written (AwsError, exit 4); writes fail as PartialApply; either way the
+    rerun converges and the registry parameter is whole."""
+    with mock_aws():
+        probe = RecordingClients(region="us-east-1")
+        apply_registry(probe, registry)
+        probe.calls.clear()
+        apply_registry(probe, changed(registry))
+        total = len(probe.calls)
+    outcomes = {"read": 0, "write": 0}
+    with mock_aws():
+        clients = RecordingClients(region="us-east-1")
+        for n in range(1, total + 1):
+            moto_api_backend.reset()
+            clients.fail_call = None
+            apply_registry(clients, registry)
+            old_value = registry_value(clients)
+            clients.calls.clear()
+            clients.fail_call = n
+            with pytest.raises((AwsError, PartialApply)) as info:
+                apply_registry(clients, changed(registry))
+            failed_op = clients.calls[n - 1][1]
+            if isinstance(info.value, PartialApply):
+                outcomes["write"] += 1
+            else:
+                outcomes["read"] += 1
+                assert clients.writes == [], n
+            clients.fail_call = None
+            assert registry_value(clients) in (old_value, compile_plan(changed(registry)).parameters[0].value), n
+            apply_registry(clients, changed(registry))
+            assert pending_changes(clients, changed(registry)) == [], (n, failed_op)
+    assert outcomes["write"] == 5
+    assert outcomes["read"] == total - 5
+
+
 def test_partial_apply_lists_are_the_step_descriptions(aws: None, registry: Registry) -> None:
     faulty = RecordingClients(region="us-east-1", fail_write=3)
     with pytest.raises(PartialApply) as info:
@@ -237,6 +278,7 @@ def test_failure_on_the_first_write_says_nothing_was_applied(aws: None, registry
         apply_registry(RecordingClients(region="us-east-1", fail_write=1), registry)
     assert info.value.applied == []
     assert "nothing was applied" in info.value.message
+    assert info.value.hint == "rerun voicectl apply FILE: it converges"
 
 
 def test_steps_for_a_tag_only_change_tag_without_rewriting(aws: None, registry: Registry) -> None:

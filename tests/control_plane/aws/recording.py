@@ -23,11 +23,12 @@ def is_write(operation: str) -> bool:
 @dataclass
 class RecordingClients(Clients):
     """Clients whose calls land in `calls` as (service, operation); `fail_write` = N makes the Nth write fail
-    with `fail_code`. `fail_operation` makes every call of that operation fail instead."""
+    with `fail_code`; `fail_call` = N fails the Nth call of any kind; `fail_operation` every call of that one."""
 
     calls: list[tuple[str, str]] = field(default_factory=list)
     fail_write: int | None = None
     fail_operation: str | None = None
+    fail_call: int | None = None
     fail_code: str = "InternalFailure"
 
     def client(self, service: str) -> Any:
@@ -41,7 +42,8 @@ class RecordingClients(Clients):
         def before_call(model: Any, **_: Any) -> None:
             op = model.name
             self.calls.append((service, op))
-            if op == self.fail_operation or (is_write(op) and self.fail_write == len(self.writes)):
+            if (op == self.fail_operation or self.fail_call == len(self.calls)
+                    or (is_write(op) and self.fail_write == len(self.writes))):
                 raise ClientError({"Error": {"Code": self.fail_code, "Message": "injected failure"}}, op)
         return before_call
 
