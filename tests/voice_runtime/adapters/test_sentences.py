@@ -38,4 +38,5 @@ def test_run_on_text_is_cut_at_a_comma_before_the_limit() -> None:
     out = feed_all(["one two three, four five six, seven eight nine ten eleven"], max_chars=30)
     assert out[0] == "one two three, four five six,"
     assert all(len(s) <= 30 for s in out)
-    assert " ".join(out).replace(",", "").split() == ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven"]
+    words = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven"]
+    assert " ".join(out).replace(",", "").split() == words

@@ -120,7 +120,7 @@ async def test_a_nova_sonic_failure_before_any_audio_is_retried_on_the_m1_baseli
 
 async def test_a_mid_reply_nova_sonic_error_ends_the_turn_and_the_next_turn_recovers(
         compiled: CompiledRegistry, settings: SimpleNamespace, emulators: EmulatorServer) -> None:
-    async with relay(compiled, "Phase2_Week2", settings) as (server, sink), connect(ws_url(server)) as ws:
+    async with relay(compiled, "Phase2_Week2", settings) as (server, _), connect(ws_url(server)) as ws:
         await open_session(ws, "user-7", internal=True)
         emulators.emulators.nova.behaviour.inject(Fault.STREAM_ERROR)
         await speak(ws)
