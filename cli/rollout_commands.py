@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,21 +37,14 @@ from control_plane.overrides import (
     person_override,
     runbook_pins_left,
 )
+from control_plane.rollout.assess import assess_advance
 from control_plane.rollout.decommission import decommission_steps, due_deprecations
-from control_plane.rollout.gates import (
-    GateResult,
-    approval_gate_for,
-    approval_records,
-    gate_window,
-    judge_approval,
-    judge_metric,
-    param_approval_of,
-)
-from control_plane.rollout.guard import Decision, Facts, decide
+from control_plane.rollout.gates import Observation, Window, approval_gate_for, param_approval_of
+from control_plane.rollout.guard import Decision
 from control_plane.rollout.machine import Step, Topology, active_phase, advance_step, rollback_target
 from control_plane.runbook import RunbookContext, emergency_map, guaranteed_at, map_json, render_runbook, verify
 from control_plane.status import StatusInput, build_status
-from registry.compiled import CompiledRegistry, compile_registry
+from registry.compiled import CompiledRegistry
 from registry.errors import GuardRefused, RegistryInvalid, UsageError, VoiceCtlError
 from registry.live_state import (
     ApprovalRecord,
@@ -64,7 +58,7 @@ from registry.live_state import (
     param_runbook,
 )
 from registry.loader import load_file
-from registry.model import ApprovalGate, MetricGate, Registry
+from registry.model import MetricGate, Registry
 
 NOW_ENV = "VOICECTL_NOW"
 
@@ -148,30 +142,20 @@ def _topology(ctx: Ctx, compiled: CompiledRegistry) -> Topology:
 
 def _judge(ctx: Ctx, values: dict[str, str], state: LiveState, step: Step, entered_at: datetime,
            metrics_from: str) -> Decision:
-    """Fetch what the guard needs (gate data, approvals, alarm states) and decide."""
+    """Fetch what the guard needs (gate data through the metric source, alarm states) and decide."""
     assert ctx.policy is not None
     compiled = _applied(ctx, state)
     phase = ctx.policy.phase(step.current)
-    if phase is None:
-        raise UsageError(f"the active phase {step.current} is not in the file", hint="pass the applied registry file")
-    window = gate_window(entered_at, phase.bake_seconds, ctx.now)
-    source = metric_source(metrics_from, ctx.clients) if any(isinstance(g, MetricGate) for g in phase.gates) \
-        else None
-    approvals = approval_records(ctx.namespace, values)
-    results: list[GateResult] = []
-    for gate in phase.gates:
-        if isinstance(gate, MetricGate):
-            assert source is not None
-            query = MetricQuery(ctx.policy.metric_namespace_of(gate.namespace), gate.metric, gate.dimensions,
-                                gate.statistic, window)
-            results.append(judge_metric(gate, source.observe(query)))
-        elif isinstance(gate, ApprovalGate):
-            results.append(judge_approval(gate, approvals.get((step.current, gate.approval)), entered_at))
+    needs_metrics = phase is not None and any(isinstance(g, MetricGate) for g in phase.gates)
+    source = metric_source(metrics_from, ctx.clients) if needs_metrics else None
+
+    def observe(namespace: str, metric: str, dimensions: Mapping[str, str], statistic: str,
+                window: Window) -> Observation:
+        assert source is not None
+        return source.observe(MetricQuery(namespace, metric, dimensions, statistic, window))
+
     alarms = alarm_states(ctx.clients.cloudwatch, sorted(compiled.alarms)) if compiled.alarms else {}
-    return decide(Facts(step=step, now=ctx.now, entered_at=entered_at, bake_seconds=phase.bake_seconds,
-                        gates=results, alarms=alarms, overrides=state.overrides, runbook=state.runbook,
-                        applied_digest=compiled.digest, file_digest=compile_registry(ctx.policy).digest,
-                        problems=state.problems))
+    return assess_advance(ctx.policy, state, values, step, entered_at, ctx.now, observe, alarms)
 
 
 def _write_phase(ctx: Ctx, record: PhaseRecord) -> int:
