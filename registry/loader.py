@@ -18,7 +18,7 @@ from typing import Annotated, Any, Union, cast, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from registry.errors import Diagnostic, Location, RegistryInvalid
-from registry.model import ApprovalGate, MetricGate, Registry, _gate_kind
+from registry.model import ApprovalGate, MetricGate, Registry, gate_kind
 from registry.rules import KnownNames, check_rules
 from registry.yaml_source import SourceMap, parse_yaml
 
@@ -81,7 +81,7 @@ def _unwrap(tp: Any, node: Any) -> Any:
             if len(members) == 1:
                 tp = members[0]
             else:
-                kind = _gate_kind(node) if isinstance(node, dict) else "metric"
+                kind = gate_kind(node) if isinstance(node, dict) else "metric"
                 tp = ApprovalGate if kind == "approval" else MetricGate
         else:
             return tp

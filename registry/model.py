@@ -120,14 +120,15 @@ class ApprovalGate(Strict):
     description: str | None = None
 
 
-def _gate_kind(value: object) -> str:
+def gate_kind(value: object) -> str:
+    """Which gate a mapping is: an approval sign-off when it has `approval:`, else a metric gate."""
     if isinstance(value, dict):
         return "approval" if "approval" in value else "metric"
     return "approval" if isinstance(value, ApprovalGate) else "metric"
 
 
 Gate = Annotated[
-    Annotated[MetricGate, Tag("metric")] | Annotated[ApprovalGate, Tag("approval")], Discriminator(_gate_kind)
+    Annotated[MetricGate, Tag("metric")] | Annotated[ApprovalGate, Tag("approval")], Discriminator(gate_kind)
 ]
 
 

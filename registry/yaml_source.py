@@ -53,15 +53,48 @@ def _loc(file: str, node: yaml.Node) -> Location:
 _FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# Aliases are expanded (each use gets its own path and locations), so a few lines of nested aliases could expand
+# to billions of values ("billion laughs"): cap the expanded size far above any real registry.
+MAX_VALUES = 100_000
+# A registry nests about 8 levels; refusing deeper documents early keeps every parser far from its recursion limits.
+MAX_DEPTH = 64
+MAX_BYTES = 1_000_000
+
+
+class _Refused(Exception):
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+        self.message = message
+
+
 class _Builder:
     def __init__(self, file: str, text: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> None:
         self.file = file
         self.loader = loader(text)
         self.source = SourceMap(file)
         self.diagnostics: list[Diagnostic] = []
+        self.count = 0
+        self.open: set[int] = set()  # ids of the collection nodes being built: an alias to one is a cycle
 
     def build(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if len(path) > MAX_DEPTH:
+            raise _Refused(node, f"the document nests more than {MAX_DEPTH} levels deep")
+        if self.count > MAX_VALUES:
+            raise _Refused(node, f"the document expands to more than {MAX_VALUES:,} values (nested YAML aliases?)")
+        if id(node) in self.open:
+            raise _Refused(node, "a YAML alias refers to a node that contains it (a cycle)")
         self.source.values[path] = _loc(self.file, node)
+        if isinstance(node, yaml.CollectionNode):
+            self.open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self.open.discard(id(node))
+        return self.loader.construct_object(node, deep=True)
+
+    def _collection(self, node: yaml.CollectionNode, path: Path) -> Any:
         if isinstance(node, yaml.MappingNode):
             self.loader.flatten_mapping(node)  # resolves YAML merge keys (<<) before we walk
             out: dict[Any, Any] = {}
@@ -88,19 +121,26 @@ class _Builder:
                 self.source.keys[child] = _loc(self.file, key_node)
                 out[key] = self.build(value_node, child)
             return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
 
 
 def parse_yaml(text: str, file: str) -> ParsedYaml:
     """Parse one YAML document; syntax errors and duplicate keys come back as diagnostics, never raised."""
-    if _FAST_LOADER is not yaml.SafeLoader:
+    size = len(text.encode("utf-8", "replace"))
+    if size > MAX_BYTES:
+        return ParsedYaml(None, SourceMap(file), [Diagnostic(
+            Location(file, 1, 1), f"the file is {size:,} bytes; a registry is at most {MAX_BYTES:,}")])
+    # Each flow bracket or block-sequence dash can open a level; libyaml's composer recurses in C, so a
+    # pathologically nested text goes to the pure-Python composer, whose recursion error is caught below.
+    openers = text.count("[") + text.count("{") + text.count("-")
+    if _FAST_LOADER is not yaml.SafeLoader and openers < 10_000:
         fast = _Builder(file, text, _FAST_LOADER)
         try:
             root = fast.loader.get_single_node()
             if root is not None:
                 return ParsedYaml(fast.build(root, ()), fast.source, fast.diagnostics)
+        except _Refused as exc:
+            return ParsedYaml(None, fast.source, [Diagnostic(_loc(file, exc.node), exc.message)])
         except yaml.YAMLError:
             pass  # reported below, in the pure-Python loader's words
         finally:
@@ -112,6 +152,9 @@ def _parse_pure(text: str, file: str) -> ParsedYaml:
     builder = _Builder(file, text)
     try:
         root = builder.loader.get_single_node()
+    except RecursionError:
+        return ParsedYaml(None, builder.source, [Diagnostic(
+            Location(file, 1, 1), f"the document nests more than {MAX_DEPTH} levels deep")])
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
@@ -131,6 +174,8 @@ def _parse_pure(text: str, file: str) -> ParsedYaml:
         return ParsedYaml(None, builder.source, [Diagnostic(Location(file, 1, 1), "the file is empty")])
     try:
         data = builder.build(root, ())
+    except _Refused as exc:
+        return ParsedYaml(None, builder.source, [Diagnostic(_loc(file, exc.node), exc.message)])
     except yaml.YAMLError as exc:  # e.g. an unknown tag such as !!python/object
         mark = getattr(exc, "problem_mark", None)
         where = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from registry_corpus import example_text
 
 from registry import yaml_source
@@ -33,3 +34,24 @@ def test_locate_falls_back_to_the_nearest_ancestor() -> None:
     assert parsed.source.locate(("top", "inner", "missing")) == Location("f.yaml", 2, 10)
     assert parsed.source.locate(("nowhere",)) == Location("f.yaml", 1, 1)
     assert parsed.source.locate(("top", "inner"), key=True) == Location("f.yaml", 2, 3)
+
+
+BOMB = "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(6))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    pytest.param("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + BOMB,
+                 "the document expands to more than 100,000 values (nested YAML aliases?)", id="billion-laughs"),
+    pytest.param("a: &x [1, *x]\n", "a YAML alias refers to a node that contains it (a cycle)", id="alias-cycle"),
+    pytest.param("a: " + "[" * 500 + "]" * 500 + "\n", "the document nests more than 64 levels deep",
+                 id="deep-flow"),
+    pytest.param("a: " + "[" * 12_000 + "]" * 12_000 + "\n", "the document nests more than 64 levels deep",
+                 id="very-deep-flow"),
+    pytest.param("a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 80)), "the document nests more than 64 "
+                 "levels deep", id="deep-block"),
+    pytest.param("#" * 1_000_001, "the file is 1,000,001 bytes; a registry is at most 1,000,000", id="too-big"),
+])
+def test_hostile_documents_are_refused_with_a_message(text: str, message: str) -> None:
+    parsed = yaml_source.parse_yaml(text, "f.yaml")
+    assert parsed.data is None
+    assert [d.message for d in parsed.diagnostics] == [message]
