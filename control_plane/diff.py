@@ -19,12 +19,19 @@ from enum import StrEnum
 from typing import Any
 
 from control_plane.compiler import OWNER_TAG, AlarmSpec, ParameterSpec, Plan, TopicSpec
+from registry.errors import VoiceCtlError
 
 # Relative names under the namespace that other writers own (DESIGN.md live-state table).
 PROTECTED_PARAMETERS = ("rollout/phase", "variant_overrides")
 PROTECTED_PREFIXES = ("overrides/", "approvals/", "deprecations/", "rollout/")
 MAX_VALUE_PATHS = 25  # beyond this many changed JSON paths the rest is summarised, to keep the plan readable
 PENDING_SUBSCRIPTION = "PendingConfirmation"
+
+
+class OwnershipConflict(VoiceCtlError):
+    """A resource the file names is already owned by another registry's namespace: apply will not take it."""
+
+    exit_code = 1
 
 
 class Action(StrEnum):
@@ -257,6 +264,7 @@ def diff(plan: Plan, observed: ObservedState) -> list[Change]:
     for spec in plan.parameters:
         if is_protected_parameter(plan.namespace, spec.name):
             raise ValueError(f"plan writes {spec.name}, which apply must never touch")
+    _refuse_foreign(plan, observed)
     changes: list[Change] = []
     for topic in sorted(plan.topics, key=lambda t: t.name):
         if (c := _topic_change(topic, observed.topics.get(topic.name), plan)) is not None:
@@ -276,6 +284,20 @@ def diff(plan: Plan, observed: ObservedState) -> list[Change]:
         if name not in wanted_topics and owned(seen_topic.tags, plan.namespace):
             changes.append(Change(Kind.TOPIC, Action.DELETE, name, (), None, seen_topic))
     return changes
+
+
+def _refuse_foreign(plan: Plan, observed: ObservedState) -> None:
+    """Alarm and topic names are account-wide: if one the file names is tagged as another namespace's, writing
+    it would silently take it from that registry, so refuse, naming every such resource."""
+    foreign = [f"{kind} {name} (owned by {seen.tags[OWNER_TAG]})"
+               for kind, names, found in (("alarm", [a.name for a in plan.alarms], observed.alarms),
+                                          ("topic", [t.name for t in plan.topics], observed.topics))
+               for name in names
+               if (seen := found.get(name)) is not None and seen.tags.get(OWNER_TAG, plan.namespace) != plan.namespace]
+    if foreign:
+        raise OwnershipConflict(
+            f"{len(foreign)} resource(s) in this file belong to another registry: {', '.join(foreign)}",
+            hint=f"rename them in the file, or remove them from the other registry and its {OWNER_TAG} tag first")
 
 
 def summary(changes: list[Change]) -> dict[str, int]:

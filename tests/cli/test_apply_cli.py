@@ -110,6 +110,17 @@ def test_deleting_an_alarm_from_the_file_deletes_it_but_never_an_untagged_one(aw
                                          "VoiceM2_Bedrock_Error_Spike", "Someone_Elses_Alarm"}
 
 
+def test_alarm_owned_by_another_registry_is_refused_with_exit_1(aws_endpoint: str) -> None:
+    cloudwatch(aws_endpoint).put_metric_alarm(
+        AlarmName="VoiceM2_P95_Breach", MetricName="m", Namespace="n", Statistic="Sum", Period=60,
+        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+        Tags=[{"Key": OWNER_TAG, "Value": "/another/registry"}])
+    result = voicectl(aws_endpoint, "apply", str(EXAMPLE), "--yes")
+    assert result.returncode == 1
+    assert "alarm VoiceM2_P95_Breach (owned by /another/registry)" in result.stderr
+    assert alarm_names(aws_endpoint) == {"VoiceM2_P95_Breach"}
+
+
 def test_apply_without_yes_on_a_pipe_refuses_with_exit_2(aws_endpoint: str) -> None:
     result = voicectl(aws_endpoint, "apply", str(EXAMPLE))
     assert result.returncode == 2

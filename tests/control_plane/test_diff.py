@@ -18,6 +18,7 @@ from control_plane.diff import (
     ObservedParameter,
     ObservedState,
     ObservedTopic,
+    OwnershipConflict,
     diff,
     effective_tier,
     is_protected_parameter,
@@ -331,3 +332,14 @@ def test_change_to_dict_is_json_ready(plan: Plan) -> None:
     doc = json.loads(json.dumps([c.to_dict() for c in changes]))
     assert doc[0] == {"action": "create", "kind": "topic", "name": "voice-m2-engineering",
                       "fields": [{"field": "display_name", "old": None, "new": "Voice M2 engineering"}]}
+
+
+def test_alarm_or_topic_owned_by_another_namespace_is_refused_not_taken(plan: Plan) -> None:
+    other = {OWNER_TAG: "/other/voice"}
+    state = with_topic(with_alarm(in_sync(plan), "VoiceM2_P95_Breach", tags=other), "voice-m2-oncall", tags=other)
+    with pytest.raises(OwnershipConflict) as info:
+        diff(plan, state)
+    assert "alarm VoiceM2_P95_Breach (owned by /other/voice)" in info.value.message
+    assert "topic voice-m2-oncall (owned by /other/voice)" in info.value.message
+    assert info.value.exit_code == 1
+    assert info.value.hint and "rename" in info.value.hint
