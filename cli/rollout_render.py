@@ -39,6 +39,9 @@ def gates_table(title: str, gates: Sequence[GateResult]) -> Table:
 def decision(out: Output, step: Step, d: Decision) -> None:
     if d.gates:
         out.show(gates_table(f"Gates of {step.current} (to leave it for {step.target})", d.gates))
+        if step.branch:
+            out.hint(f"taking path {step.path}: these are the main path's exit criteria, shown for the record; "
+                     "they do not block the branch")
     for r in d.reasons:
         out.err.print(f"  [red]✗[/red] {escape(r.message)} [dim](could pass {escape(r.when)}; {escape(r.hint)})[/dim]")
 

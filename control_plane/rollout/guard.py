@@ -90,7 +90,9 @@ def decide(facts: Facts) -> Decision:
                               f"(active since {facts.entered_at.isoformat()}); {left} remain",
                               f"at {bake_end.isoformat()}", "wait for the bake to end", bake_end))
     gate_when = f"when it holds over the bake window (from {bake_end.isoformat()} at the earliest)"
-    for gate in facts.gates:
+    # A path is taken at its decision gate precisely because the phase's own gates (the main path's exit
+    # criteria, e.g. Nova Sonic's p50) did not hold: they are shown, but they do not block the branch.
+    for gate in () if facts.step.branch else facts.gates:
         if gate.verdict is Verdict.FAIL:
             hint = "record a new sign-off: voicectl approve" if gate.kind == "approval" else \
                 "fix the regression, or roll back: voicectl rollback"

@@ -72,12 +72,14 @@ def active_phase(topology: Topology, record: PhaseRecord | None) -> str:
 
 @dataclass(frozen=True)
 class Step:
-    """Where an advance goes: the target phase, its path, and any phases it jumps over."""
+    """Where an advance goes: the target phase, its path, and any phases it jumps over. `branch` is True when
+    the step leaves the current sequence for an alternative path at its decision gate."""
 
     current: str
     target: str
     path: str | None
     skipped: tuple[str, ...] = ()
+    branch: bool = False
 
 
 def advance_step(topology: Topology, current: str, *, to: str | None = None, path: str | None = None) -> Step:
@@ -94,7 +96,7 @@ def advance_step(topology: Topology, current: str, *, to: str | None = None, pat
         first = topology.paths[path][0]
         if to is not None and to != first:
             raise UsageError(f"--to {to} is not the first phase of path {path!r} ({first})", hint=f"use --to {first}")
-        return Step(current, first, path)
+        return Step(current, first, path, branch=True)
     seq = topology.sequence(cur_path)
     if to is None:
         if index + 1 >= len(seq):

@@ -257,9 +257,17 @@ def test_path_b_at_the_decision_gate(example, tmp_path) -> None:  # type: ignore
     f = str(cli.file)
     code, _, err = cli("advance", f, "--path", "csm-fallback")
     assert code == 2 and "branches from Phase2_Week2" in err
-    cli("advance", f, "--force", "--reason", "to the gate")
-    result = cli.json("advance", f, "--path", "csm-fallback", "--force", "--reason", "sonic p50 230 ms")
-    assert result["to"] == "PathB_CSM_Internal" and result["path"] == "csm-fallback"
+    cli("advance", f, "--force", "--reason", "to the gate", at=T0)
+    # Nova Sonic misses the Phase 2 target (p50 450 ms): Path A is refused, Path B is taken after the bake
+    src = f"samples:{_samples(tmp_path / 'm.jsonl', T0, T0 + timedelta(days=15), good=False)}"
+    end = T0 + timedelta(days=14, minutes=1)
+    code, _, err = cli("advance", f, "--metrics-from", src, at=end)
+    assert code == 3 and "is 450, must be < 200" in err
+    code, _, err = cli("advance", f, "--path", "csm-fallback", "--metrics-from", src, at=T0 + timedelta(days=3))
+    assert code == 3 and "must bake 14d" in err and "must be < 200" not in err.split("refused:")[-1]
+    result = cli.json("advance", f, "--path", "csm-fallback", "--metrics-from", src, "--reason", "sonic p50 450 ms",
+                      at=end)
+    assert result["to"] == "PathB_CSM_Internal" and result["path"] == "csm-fallback" and result["action"] == "advance"
     assert result["effective_weights"]["internal"]["sesame-csm1b"] == 100.0
     assert result["effective_weights"]["external"]["transcribe-polly-baseline"] == 100.0
     assert cli.json("rollback", f, "--reason", "back to the gate")["to"] == "Phase2_Week2"

@@ -62,3 +62,13 @@ def test_insufficient_data_alarm_does_not_block_but_missing_data_gate_does() -> 
 
 def test_same_digest_is_not_drift() -> None:
     assert decide(facts(applied_digest="abc", file_digest="abc")).allowed
+
+
+def test_taking_a_path_is_not_blocked_by_the_main_paths_exit_gates_but_waits_for_the_bake() -> None:
+    failing = GateResult("metric", "sonic p50", "< 200", 260.0, Verdict.FAIL, "sonic p50 is 260, must be < 200")
+    branch = Step("Phase2_Week2", "PathB_CSM_Internal", "csm-fallback", branch=True)
+    decision = decide(facts(step=branch, gates=[failing]))
+    assert decision.allowed and decision.gates == (failing,)
+    early = decide(facts(step=branch, gates=[failing], now=T0 + timedelta(hours=1)))
+    assert [r.code for r in early.reasons] == [ReasonCode.BAKE]
+    assert not decide(facts(gates=[failing])).allowed  # the main path stays blocked

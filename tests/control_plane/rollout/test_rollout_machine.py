@@ -91,3 +91,8 @@ def test_rollback_from_a_phase_the_registry_no_longer_has(topo: Topology) -> Non
     assert rollback_target(topo, "Phase_Removed", None, to="Phase3_Week4") == "Phase3_Week4"
     with pytest.raises(UsageError, match="not in the registry any more"):
         rollback_target(topo, "Phase_Removed", None)
+
+
+def test_only_entering_a_path_is_a_branch(topo: Topology) -> None:
+    assert advance_step(topo, "Phase2_Week2", path="csm-fallback").branch
+    assert not advance_step(topo, "Phase2_Week2").branch
