@@ -33,7 +33,8 @@ async def running(
 ) -> AsyncIterator[tuple[VoiceServer, InMemorySink]]:
     settings = RuntimeSettings(port=0, emulated=overrides.pop("emulated_settings", FAST), **overrides)
     data = values if values is not None else namespace_values(compiled, phase)
-    registry = RegistryClient(fetch or (lambda: data), namespace=NS, fallback_baseline=BASELINE)
+    registry = RegistryClient(fetch or (lambda: data), namespace=NS, fallback_baseline=BASELINE,
+                              timeout=settings.ssm_timeout_seconds)
     sink = InMemorySink()
     server = create_server(settings, registry, sink, emulated=emulated)
     await server.start()
