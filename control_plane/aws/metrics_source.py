@@ -48,6 +48,14 @@ def _combine(statistic: str, values: Sequence[float], counts: Sequence[float]) -
     return max(values)
 
 
+def cloudwatch_period(window: Window) -> int:
+    """One period covering the window, in the granularity CloudWatch accepts for data that old: multiples of
+    60 s, of 300 s once the start is over 15 days back, of 3600 s over 63 days back."""
+    age_days = window.seconds / 86400
+    step = 3600 if age_days > 63 else 300 if age_days > 15 else 60
+    return max(step, math.ceil(window.seconds / step) * step)
+
+
 @dataclass
 class CloudWatchMetricSource:
     """GetMetricData over the window as (ideally) one period, with SampleCount to tell zero from no data."""
@@ -57,7 +65,7 @@ class CloudWatchMetricSource:
     def observe(self, query: MetricQuery) -> Observation:
         if query.window.seconds <= 0:  # GetMetricData refuses StartTime == EndTime
             return Observation(None, 0, "the window is empty: the phase just started")
-        period = max(60, math.ceil(query.window.seconds / 60) * 60)
+        period = cloudwatch_period(query.window)
         metric = {"Namespace": query.namespace, "MetricName": query.metric,
                   "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(query.dimensions.items())]}
         queries = [

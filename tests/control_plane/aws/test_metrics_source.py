@@ -125,3 +125,15 @@ def test_alarm_states_include_missing_alarms(cw: Any) -> None:
                         EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
     cw.set_alarm_state(AlarmName="A", StateValue="ALARM", StateReason="test")
     assert alarm_states(cw, ["A", "B"]) == {"A": "ALARM", "B": None}
+
+
+@pytest.mark.parametrize(("hours", "period"), [
+    pytest.param(0.5, 1800, id="30m"), pytest.param(48, 172800, id="48h"),
+    pytest.param(48 + 1 / 120, 172860, id="48h30s-rounds-up-to-a-minute"),
+    pytest.param(16 * 24 + 0.1, 16 * 86400 + 600, id="16d-multiple-of-300"),
+    pytest.param(70 * 24 + 0.1, 70 * 86400 + 3600, id="70d-multiple-of-3600"),
+])
+def test_period_covers_the_window_in_accepted_granularity(hours: float, period: int) -> None:
+    from control_plane.aws.metrics_source import cloudwatch_period
+
+    assert cloudwatch_period(Window(T0, T0 + timedelta(hours=hours))) == period
