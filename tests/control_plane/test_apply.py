@@ -7,17 +7,29 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 from moto.moto_api._internal.models import moto_api_backend
 
 from control_plane.apply import Step, execute, observe, resolve_target, steps_for
-from control_plane.compiler import OWNER_TAG, Plan, compile_plan
-from control_plane.diff import Action, Kind, diff
+from control_plane.compiler import OWNER_TAG, AwsTarget, Plan, compile_plan
+from control_plane.diff import (
+    PENDING_SUBSCRIPTION,
+    Action,
+    Kind,
+    ObservedAlarm,
+    ObservedState,
+    ObservedTopic,
+    diff,
+)
 from registry.errors import AwsError, PartialApply
 from registry.loader import load_registry
 from registry.model import Registry, Topic
 from tests.conftest import EXAMPLE
+from tests.control_plane.aws.fake_aws import FakeAws
 from tests.control_plane.aws.recording import RecordingClients
+from tests.control_plane.test_diff import as_described, in_sync
 
 NS = "/silentinfinity/voice"
 
@@ -308,3 +320,96 @@ def test_advanced_parameter_is_not_downgraded(aws: None, registry: Registry) -> 
     assert meta[0]["Tier"] == "Advanced"
     assert pending_changes(clients, registry) == []
     assert replace(spec, tier="Advanced").value == registry_value(clients)
+
+
+# --- property: from any observed state, one apply converges ------------------------------------------------
+
+ALARM_STATES = ("absent", "sync", "threshold", "untagged", "statistic")
+TOPIC_STATES = ("absent", "sync", "renamed", "untagged", "extra-subscription", "missing-subscription",
+                "pending-subscription")
+PARAM_STATES = ("absent", "sync", "value", "advanced", "untagged", "description")
+
+
+def _perturbed(plan: Plan, alarms: list[str], topics: list[str], param: str, extras: tuple[int, int, int, int]
+               ) -> ObservedState:
+    state = in_sync(plan)
+    new_alarms, new_topics, new_params = dict(state.alarms), dict(state.topics), dict(state.parameters)
+    for spec, how in zip(plan.alarms, alarms, strict=True):
+        seen = new_alarms[spec.name]
+        if how == "absent":
+            del new_alarms[spec.name]
+        elif how == "threshold":
+            new_alarms[spec.name] = replace(seen, args={**seen.args, "Threshold": 12345.0})
+        elif how == "untagged":
+            new_alarms[spec.name] = replace(seen, tags={})
+        elif how == "statistic":
+            args = {k: v for k, v in seen.args.items() if k not in ("Statistic", "ExtendedStatistic")}
+            new_alarms[spec.name] = replace(seen, args={**args, "Statistic": "Maximum"})
+    for spec, how in zip(plan.topics, topics, strict=True):
+        seen = new_topics[spec.name]
+        if how == "absent":
+            del new_topics[spec.name]
+        elif how == "renamed":
+            new_topics[spec.name] = replace(seen, display_name="old")
+        elif how == "untagged":
+            new_topics[spec.name] = replace(seen, tags={})
+        elif how == "extra-subscription":
+            new_topics[spec.name] = replace(seen, subscriptions={**seen.subscriptions, "x@example.com": "arn:x"})
+        elif how == "missing-subscription":
+            new_topics[spec.name] = replace(seen, subscriptions={})
+        elif how == "pending-subscription":
+            new_topics[spec.name] = replace(seen, subscriptions={**seen.subscriptions,
+                                                                 "p@example.com": PENDING_SUBSCRIPTION})
+    name = plan.parameters[0].name
+    changes = {"value": {"value": "{}"}, "advanced": {"tier": "Advanced"}, "untagged": {"tags": {}},
+               "description": {"description": "old"}}
+    if param == "absent":
+        del new_params[name]
+    elif param in changes:
+        new_params[name] = replace(new_params[name], **changes[param])
+    owned_alarms, foreign_alarms, owned_topics, foreign_topics = extras
+    template = plan.alarms[0].args
+    for i in range(owned_alarms):
+        new_alarms[f"Old{i}"] = ObservedAlarm(f"Old{i}", as_described({**template, "AlarmName": f"Old{i}"}),
+                                              {OWNER_TAG: NS})
+    for i in range(foreign_alarms):
+        new_alarms[f"Theirs{i}"] = ObservedAlarm(f"Theirs{i}", as_described({**template, "AlarmName": f"Theirs{i}"}))
+    for i in range(owned_topics):
+        new_topics[f"old-{i}"] = ObservedTopic(f"old-{i}", f"arn:aws:sns:us-east-1:123456789012:old-{i}", "o", {},
+                                               {OWNER_TAG: NS})
+    for i in range(foreign_topics):
+        new_topics[f"theirs-{i}"] = ObservedTopic(f"theirs-{i}", f"arn:aws:sns:us-east-1:123456789012:theirs-{i}")
+    return ObservedState(new_params, new_alarms, new_topics)
+
+
+@pytest.fixture(scope="module")
+def plan_with_subscriptions(registry: Registry) -> Plan:
+    topics = {**registry.topics, "voice-m2-oncall": Topic(display_name="Voice M2 on-call",
+                                                          subscriptions=["a@example.com", "https://hook.example"])}
+    return compile_plan(registry.model_copy(update={"topics": topics}))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(alarms=st.lists(st.sampled_from(ALARM_STATES), min_size=4, max_size=4),
+       topics=st.lists(st.sampled_from(TOPIC_STATES), min_size=2, max_size=2),
+       param=st.sampled_from(PARAM_STATES),
+       extras=st.tuples(*(st.integers(0, 2) for _ in range(4))))
+def test_one_apply_converges_from_any_state_and_spares_what_it_does_not_own(
+        plan_with_subscriptions: Plan, alarms: list[str], topics: list[str], param: str,
+        extras: tuple[int, int, int, int]) -> None:
+    plan = plan_with_subscriptions
+    state = _perturbed(plan, alarms, topics, param, extras)
+    fake = FakeAws(state)
+    changes = diff(plan, state)
+    execute(fake, steps_for(changes, AwsTarget(), plan.tags))
+    after = fake.observed()
+    assert diff(plan, after) == []
+    for name, alarm in state.alarms.items():
+        if alarm.tags.get(OWNER_TAG) != NS and name not in {a.name for a in plan.alarms}:
+            assert after.alarms[name] == alarm
+    for name, topic in state.topics.items():
+        if topic.tags.get(OWNER_TAG) != NS and name not in {t.name for t in plan.topics}:
+            assert after.topics[name] == topic
+    assert len(fake.writes) == len(steps_for(changes, AwsTarget(), plan.tags))
+    if not changes:
+        assert fake.writes == []
