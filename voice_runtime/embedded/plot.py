@@ -13,7 +13,7 @@ matplotlib.use("Agg")  # before pyplot: headless machines and CI have no display
 import matplotlib.pyplot as plt
 
 from voice_runtime.embedded.conversation import TurnResult
-from voice_runtime.embedded.report import DemoRecord, share_timeline
+from voice_runtime.embedded.report import DemoRecord, rolling_share
 
 PALETTE = {"transcribe-polly-baseline": "#4c72b0", "sonic-unified": "#dd8452", "ws-echo": "#55a868",
            "sesame-csm1b": "#8172b3"}
@@ -59,7 +59,7 @@ def demo_timeline(record: DemoRecord, path: Path, *, threshold_ms: float | None 
     p50/p95), with phase changes, the injected regression, the alarm and the override marked on both."""
     fig, (ax_share, ax_ttfa) = plt.subplots(2, 1, figsize=(12, 7.5), sharex=True,
                                             gridspec_kw={"height_ratios": [1, 1.3]})
-    timeline = share_timeline(record.turns, bin_s=3.0, internal=False)
+    timeline = rolling_share(record.turns, window_s=6.0, step_s=1.0, internal=False)
     # The canary's few percent would vanish under a stacked 100 %: plot every non-baseline variant's share as a
     # line on its own scale; the baseline serves the rest.
     others = sorted({v for _, shares in timeline for v in shares if v != record.baseline})
@@ -68,8 +68,8 @@ def demo_timeline(record: DemoRecord, path: Path, *, threshold_ms: float | None 
     for i, variant in enumerate(others):
         ys = [shares.get(variant, 0.0) for _, shares in timeline]
         top = max(top, *ys)
-        ax_share.step(xs, ys, where="post", color=_color(variant, i), linewidth=1.8, label=f"{variant}")
-        ax_share.fill_between(xs, ys, step="post", color=_color(variant, i), alpha=0.25)
+        ax_share.plot(xs, ys, color=_color(variant, i), linewidth=1.8, label=f"{variant} (trailing 6 s)")
+        ax_share.fill_between(xs, ys, color=_color(variant, i), alpha=0.25)
     ax_share.set_ylabel(f"share of external turns (%)\n{record.baseline} serves the rest")
     ax_share.set_ylim(0, top * 1.35)
     if others:

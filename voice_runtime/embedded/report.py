@@ -69,6 +69,28 @@ def share_timeline(turns: Iterable[TurnResult], *, bin_s: float = 2.0,
     return out
 
 
+def rolling_share(turns: Iterable[TurnResult], *, window_s: float = 6.0, step_s: float = 1.0,
+                  internal: bool | None = False) -> list[tuple[float, dict[str, float]]]:
+    """Share (%) per variant of the turns started in the trailing `window_s`, every `step_s` (smoother than bins)."""
+    rows = sorted((t.at_s, t.variant) for t in turns
+                  if t.variant is not None and (internal is None or t.internal == internal))
+    if not rows:
+        return []
+    out = []
+    t = rows[0][0] + step_s
+    end = rows[-1][0] + step_s
+    while t <= end:
+        counts: dict[str, int] = {}
+        for at, variant in rows:
+            if t - window_s <= at < t:
+                counts[variant] = counts.get(variant, 0) + 1
+        total = sum(counts.values())
+        if total:
+            out.append((round(t, 3), {v: 100.0 * n / total for v, n in sorted(counts.items())}))
+        t += step_s
+    return out
+
+
 def ttfa_stats(turns: Iterable[TurnResult], *, start_s: float = 0.0, end_s: float = float("inf"),
                internal: bool | None = None) -> dict[str, dict[str, Any]]:
     """Client-side TTFA p50/p95/p99 per variant (HDR) for turns started in [start_s, end_s)."""
@@ -138,9 +160,11 @@ def phase_rows(record: DemoRecord) -> list[tuple[str, str, str]]:
     rows = []
     for e in record.events:
         if e.kind == "phase":
-            weights = e.detail.get("weights", {})
-            rows.append((f"{e.at_s:6.1f}s", str(e.detail.get("phase", e.title)),
-                         ", ".join(f"{v} {w:g}%" for v, w in sorted(weights.items()) if w)))
+            text = ", ".join(f"{v} {w:g}%" for v, w in sorted(e.detail.get("weights", {}).items()) if w)
+            internal = e.detail.get("internal_weights") or {}
+            if internal:
+                text += "; internal: " + ", ".join(f"{v} {w:g}%" for v, w in sorted(internal.items()) if w)
+            rows.append((f"{e.at_s:6.1f}s", str(e.detail.get("phase", e.title)), text))
     return rows
 
 

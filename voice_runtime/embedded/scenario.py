@@ -156,7 +156,11 @@ class DemoScenario:
             new = outcome.record.phase
             policy = self.stack.registry.phase(new)
             self.phase = new
+            if outcome.decision.gates:
+                self.event("gate", f"{outcome.step.current} gates hold: "
+                           + "; ".join(g.reason for g in outcome.decision.gates))
             self.event("phase", new, phase=new, weights=dict(policy.weights) if policy else {},
+                       internal_weights=dict(policy.internal_weights or {}) if policy else {},
                        gates=[g.to_dict() for g in outcome.decision.gates])
             if policy and any(getattr(g, "approval", None) for g in policy.gates):
                 await asyncio.to_thread(self.owner.approve, new, self.config.approval_score, "internal-panel",
@@ -179,7 +183,8 @@ class DemoScenario:
         first = await asyncio.to_thread(self.owner.start, "demo: the rollout starts")
         self.phase = first.phase
         policy = reg.phase(first.phase)
-        self.event("phase", first.phase, phase=first.phase, weights=dict(policy.weights) if policy else {})
+        self.event("phase", first.phase, phase=first.phase, weights=dict(policy.weights) if policy else {},
+                   internal_weights=dict(policy.internal_weights or {}) if policy else {})
         traffic = Traffic(self.stack.info.runtime_ws_url, cfg, self.origin, self._on_turn)
         traffic.start()
         try:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import queue
@@ -27,13 +28,14 @@ from control_plane.alarms.handler import HandlerConfig
 from control_plane.alarms.local import LocalAlarmRunner, TickOutcome, in_process_handler
 from control_plane.alarms.samples import Sample as AlarmSample
 from control_plane.apply import execute, observe, resolve_target, steps_for
-from control_plane.aws.live_store import read_namespace
+from control_plane.aws.live_store import put_record, read_namespace
 from control_plane.aws.metrics_source import Sample as GateSample
 from control_plane.aws.metrics_source import SampleMetricSource
 from control_plane.aws.session import Clients
 from control_plane.compiler import compile_plan
 from control_plane.diff import diff
-from registry.errors import RegistryInvalid
+from registry.errors import RegistryInvalid, UsageError
+from registry.live_state import PhaseRecord, param_phase
 from registry.loader import load_file
 from registry.model import Backend, Registry
 from voice_runtime.metrics import NAMESPACE, CallbackSink, CloudWatchSink, FanOutSink, MetricsSink
@@ -71,6 +73,7 @@ class StackConfig:
     put_metric_data: bool = True  # also send every sample to moto, so `aws cloudwatch` sees the metrics
     quiet: bool = True  # keep the revert handler's JSON logs off the console
     internal_token: str | None = None
+    samples_file: Path | None = None  # append every raw sample as JSON lines (for `voicectl advance --metrics-from`)
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class EmbeddedStack:
         self._cw_sink: CloudWatchSink | None = None
         self.clients: Clients | None = None
         self.info: StackInfo | None = None
+        self._samples_written = 0
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -153,6 +157,9 @@ class EmbeddedStack:
         endpoint = f"http://{host}:{port}"
         self.clients = Clients(endpoint_url=endpoint, region=self.config.region)
         self.applied = apply_registry(self.clients, self.registry)
+        if self.config.samples_file is not None:
+            self.config.samples_file.parent.mkdir(parents=True, exist_ok=True)
+            self.config.samples_file.write_text("")
         self._start_alarm_runner(endpoint)
         self._server = self._build_server(endpoint)
         await self._server.start()
@@ -218,9 +225,23 @@ class EmbeddedStack:
                     self.alarm_outcomes.append((self.clock(), outcome))
                 if self._cw_sink is not None:
                     self._cw_sink.flush()
+                self._write_samples()
             except Exception:  # keep evaluating: one bad tick must not silence every alarm
                 log.exception("alarm tick failed")
             self._stop.wait(self.config.alarm_tick_seconds)
+
+    def _write_samples(self) -> None:
+        """Append the samples recorded since the last call to `samples_file` (SampleMetricSource's format)."""
+        path = self.config.samples_file
+        if path is None:
+            return
+        rows = self.gate_samples.samples[self._samples_written:]
+        self._samples_written += len(rows)
+        if rows:
+            with path.open("a", encoding="utf-8") as f:
+                for r in rows:
+                    f.write(json.dumps({"namespace": r.namespace, "metric": r.metric, "dimensions": dict(r.dimensions),
+                                        "timestamp": r.timestamp.isoformat(), "value": r.value}) + "\n")
 
     def _on_sample(self, sample: RuntimeSample) -> None:
         """Runtime metric sample -> the alarm runner's feed and the gates' sample store."""
@@ -243,6 +264,16 @@ class EmbeddedStack:
         if adapter is None:
             raise RuntimeError(f"{backend.value} is not served by an emulated backend")
         adapter.set_latency(p50_ms, p95_ms)
+
+    def set_phase(self, phase: str, reason: str) -> None:
+        """Make `phase` active now, as `voicectl advance --to PHASE --force --reason ...` would record it."""
+        if self.registry.phase(phase) is None:
+            names = ", ".join(p.name for p in self.registry.all_phases())
+            raise UsageError(f"unknown phase {phase!r}", hint=f"phases of {self.config.registry_file}: {names}")
+        assert self.clients is not None, "the stack is not started"
+        record = PhaseRecord(phase=phase, action="force", actor="voicectl-local", reason=reason,
+                             at=datetime.fromtimestamp(self.clock(), UTC))
+        put_record(self.clients.ssm, param_phase(self.registry.namespace), record, description=f"force {phase}")
 
     def alarm_state(self, name: str) -> str:
         assert self._runner is not None

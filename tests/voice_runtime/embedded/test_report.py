@@ -13,6 +13,8 @@ from voice_runtime.embedded.report import (
     DemoRecord,
     Event,
     alarm_to_baseline_s,
+    phase_rows,
+    rolling_share,
     share_timeline,
     summary,
     ttfa_stats,
@@ -82,3 +84,16 @@ def test_summary_is_not_ok_when_a_check_failed_or_none_ran() -> None:
     rec = record([], [])
     rec.checks += [Check("a", True, ""), Check("b", False, "")]
     assert summary(rec)["ok"] is False
+
+
+def test_rolling_share_uses_a_trailing_window() -> None:
+    turns = [turn(0.5, BASE), turn(1.5, SONIC), turn(2.5, BASE), turn(3.5, BASE)]
+    shares = dict(rolling_share(turns, window_s=2.0, step_s=1.0))
+    assert shares[2.5] == {BASE: 50.0, SONIC: 50.0}  # turns at 0.5 and 1.5
+    assert shares[4.5] == {BASE: 100.0}  # turns at 2.5 and 3.5
+
+
+def test_phase_rows_show_external_and_internal_weights() -> None:
+    rec = record([], [Event(1.0, "phase", "Phase2_Week2", {"phase": "Phase2_Week2", "weights": {BASE: 100, SONIC: 0},
+                                                         "internal_weights": {SONIC: 100}})])
+    assert phase_rows(rec) == [("   1.0s", "Phase2_Week2", f"{BASE} 100%; internal: {SONIC} 100%")]
