@@ -75,7 +75,9 @@ def observe(clients: ClientSource, plan: Plan, target: AwsTarget) -> ObservedSta
     tagged_alarms = tagged_arns(tagging, "cloudwatch:alarm", OWNER_TAG, plan.namespace)
     alarms = cloudwatch.read_alarms(clients.client("cloudwatch"), [a.name for a in plan.alarms]
                                     + [cloudwatch.alarm_name_from_arn(arn) for arn in tagged_alarms])
-    tagged_topics = tagged_arns(tagging, "sns:topic", OWNER_TAG, plan.namespace)
+    # "sns" rather than "sns:topic": topic ARNs carry no resource-type segment. GetResources may list deleted
+    # resources for a while; read_topics and read_alarms skip what no longer exists.
+    tagged_topics = [arn for arn in tagged_arns(tagging, "sns", OWNER_TAG, plan.namespace) if arn.count(":") == 5]
     topics = sns.read_topics(clients.client("sns"), [target.topic_arn(t.name) for t in plan.topics] + tagged_topics)
     return ObservedState(parameters=parameters, alarms=alarms, topics=topics)
 
