@@ -150,7 +150,9 @@ class VoiceSession:
 
     @property
     def busy(self) -> bool:
-        return self.turn is not None
+        """The server is replying: the client may legitimately stay silent (no idle timeout meanwhile). A client
+        that goes silent in the middle of its own utterance is idle."""
+        return self.turn is not None and not self.turn.listening
 
     def on_text(self, text: str) -> None:
         """Handle one text frame (never raises: errors become error frames or a close)."""

@@ -266,3 +266,15 @@ async def test_http_health_static_files_and_latency_knob(compiled: CompiledRegis
         assert adapter is not None and adapter.settings.latency_p95_ms == 1500
         status, _ = await asyncio.to_thread(get, "/admin/emulated?backend=bogus")
         assert status == 400
+
+
+async def test_a_client_silent_in_the_middle_of_its_utterance_is_idle(compiled: CompiledRegistry) -> None:
+    async with running(compiled, idle_timeout_seconds=0.2) as (server, _), connect(url(server)) as ws:
+        await open_session(ws)
+        await ws.send(FRAME)  # starts a turn, then never ends it
+        assert (await recv_json(ws))["type"] == "turn_start"
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await ws.recv()
+        assert ws.close_code == 4000
+    assert server.sessions == {}
