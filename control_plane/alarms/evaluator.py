@@ -263,21 +263,21 @@ def reason_text(alarm: AlarmDefinition, points: Sequence[Datapoint], outcome: Ou
     used = [points[i] for i in reversed(outcome.evaluated)]  # CloudWatch lists the most recent first
     listing = ", ".join(f"{p.value!r} ({_when(p.start)})" for p in used)
     alarming = outcome.state is AlarmState.ALARM
-    count = outcome.breaching - (outcome.filled if alarm.treat_missing_data is MissingData.BREACHING else 0)
-    if not alarming:
-        count = len(used) - count
+    total = len(used) + outcome.filled
+    # Counted as CloudWatch states it: breaching datapoints for ALARM, non-breaching ones for OK, fills included.
+    count = outcome.breaching if alarming else total - outcome.breaching
     verb = "was" if count == 1 else "were"
     minimum = (f"(minimum {_plural(m, 'datapoint')} for OK -> ALARM transition)" if alarming
                else f"(minimum {_plural(n - m + 1, 'datapoint')} for ALARM -> OK transition)")
     treated = "Breaching" if alarm.treat_missing_data is MissingData.BREACHING else "NonBreaching"
     if not used:
         return (f"Threshold Crossed: no datapoints were received for {_plural(n, 'period')} and "
-                f"{_plural(outcome.filled, 'missing datapoint')} were treated as [{treated}].")
-    text = (f"Threshold Crossed: {count} out of the last {_plural(len(used), 'datapoint')} [{listing}] {verb} "
+                f"{_plural(outcome.filled, 'missing datapoint')} {'was' if outcome.filled == 1 else 'were'} "
+                f"treated as [{treated}].")
+    text = (f"Threshold Crossed: {count} out of the last {total} datapoints [{listing}] {verb} "
             f"{'' if alarming else 'not '}{op} the threshold ({threshold})")
     if outcome.filled:
-        text += f" and {_plural(outcome.filled, 'missing datapoint')} {'was' if outcome.filled == 1 else 'were'} " \
-                f"treated as [{treated}]"
+        text += f" ({outcome.filled} of them missing and treated as [{treated}])"
     if outcome.rule == "premature":
         text += " and the more recent datapoints are missing"
     return f"{text} {minimum}."

@@ -202,3 +202,17 @@ def test_definitions_from_the_example_registry(example_path: object) -> None:
     assert (p95.statistic, p95.period, p95.evaluation_periods, p95.datapoints_to_alarm) == ("p95", 300, 2, 2)
     assert p95.revert == ("sonic-unified",) and p95.rollback_deployment
     assert alarms["VoiceM2_Bedrock_Error_Spike"].namespace == "AWS/Bedrock"
+
+
+def test_reason_counts_filled_datapoints_like_cloudwatch() -> None:
+    alarm = p95_alarm(evaluation_periods=3, datapoints_to_alarm=2, treat_missing_data=MissingData.BREACHING)
+    store = SampleStore()
+    store.add(ttfa(100.0, T0))  # one real, non-breaching datapoint; two missing ones filled as breaching
+    status, _ = evaluate(alarm, store, T0 + 600, AlarmStatus.initial())
+    assert status.state is ALARM
+    assert status.reason.startswith("Threshold Crossed: 2 out of the last 3 datapoints [100.0 (")
+    assert "(2 of them missing and treated as [Breaching]) (minimum 2 datapoints for OK -> ALARM transition)." \
+        in status.reason
+    empty, _ = evaluate(alarm, SampleStore(), T0 + 600, AlarmStatus.initial())
+    assert empty.reason == ("Threshold Crossed: no datapoints were received for 3 periods and 3 missing datapoints "
+                            "were treated as [Breaching].")
