@@ -125,3 +125,25 @@ def test_p95_breach_reverts_and_every_subject_gets_the_baseline(aws_endpoint: st
     assert described["StateReason"].startswith("Threshold Crossed: 2 out of the last 2 datapoints")
     print(f"\n[refresh lead {refresh_lead} s] simulated alarm->override {alarm_to_override:.0f} s, "
           f"alarm->all-baseline {alarm_to_baseline:.0f} s (cache ttl {registry.cache_ttl_seconds} s)")
+
+
+@pytest.mark.slow
+def test_lambda_entry_point_against_the_embedded_endpoint(aws_endpoint: str, example_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # The deployed handler is configured by environment only; AWS_ENDPOINT_URL points boto3 at moto's server.
+    import json
+
+    from control_plane.alarms import handler as handler_module
+
+    clients = Clients(endpoint_url=aws_endpoint, region="us-east-1")
+    apply_example(clients, example_path)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
+    monkeypatch.setenv("VOICE_NAMESPACE", NS)
+    monkeypatch.setattr(handler_module, "_clients", None)
+    event = json.loads((Path(__file__).parents[2] / "fixtures" / "alarm_events" / "sns_notification.json").read_text())
+    result = handler_module.lambda_handler(event, None)
+    monkeypatch.setattr(handler_module, "_clients", None)
+    assert result["status"] == "reverted", result
+    assert live_store.read_live_state(clients.ssm, NS).overrides["sonic-unified"].alarm == "VoiceM2_P95_Breach"
+    assert handler_module.lambda_handler(event, None)["status"] == "duplicate"
+    monkeypatch.setattr(handler_module, "_clients", None)
