@@ -27,9 +27,10 @@ from websockets.http11 import Request, Response
 from registry.model import Backend
 from voice_runtime.adapters.table import AdapterTable
 from voice_runtime.metrics import MetricsSink
+from voice_runtime.outbox import SlowConsumer
 from voice_runtime.protocol import CloseCode
 from voice_runtime.registry_client import RegistryClient
-from voice_runtime.session import SlowConsumer, VoiceSession
+from voice_runtime.session import VoiceSession
 from voice_runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,8 @@ import contextlib
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from registry.assignment import Subject
 from registry.compiled import CompiledVariant
@@ -32,6 +30,7 @@ from voice_runtime.adapters.base import (
 )
 from voice_runtime.adapters.table import AdapterTable
 from voice_runtime.metrics import MetricsSink
+from voice_runtime.outbox import Item, Outbox, SlowConsumer
 from voice_runtime.protocol import CloseCode, ErrorCode, ProtocolError
 from voice_runtime.registry_client import RegistryClient
 from voice_runtime.settings import RuntimeSettings
@@ -40,73 +39,7 @@ from voice_runtime.turns import Attempt, Turn, samples, turn_end_message
 log = logging.getLogger(__name__)
 
 BYTES_PER_INPUT_SECOND = 32_000
-CONTROL_SLACK = 32  # control frames may exceed the audio bound a little (turn_end must get through)
 CLOSE_BACKEND_TIMEOUT = 2.0
-
-
-class SlowConsumer(Exception):
-    """The client stopped reading: the outgoing queue stayed full."""
-
-
-@dataclass
-class Item:
-    kind: Literal["text", "audio", "turn_end", "close"]
-    payload: Any = None
-    turn: Turn | None = None
-
-
-class Outbox:
-    """The session's bounded outgoing queue. Audio items can be dropped by turn (barge-in)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._items: deque[Item] = deque()
-        self._ready = asyncio.Event()
-        self._space = asyncio.Event()
-        self._space.set()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def put(self, item: Item) -> None:
-        if len(self._items) >= self.limit + CONTROL_SLACK:
-            raise SlowConsumer(f"{len(self._items)} frames queued")
-        self._items.append(item)
-        self._ready.set()
-
-    async def put_audio(self, item: Item, timeout: float) -> None:
-        """Wait (bounded) for room: a slow client slows the backend; one that stopped reading is cut off."""
-        try:
-            async with asyncio.timeout(timeout):
-                while len(self._items) >= self.limit:
-                    self._space.clear()
-                    await self._space.wait()
-                    if item.turn is not None and item.turn.barged:
-                        return
-        except TimeoutError as exc:
-            raise SlowConsumer(f"no room in the send queue for {timeout:g}s") from exc
-        self.put(item)
-
-    def drop_audio(self, turn: Turn) -> int:
-        kept = [i for i in self._items if not (i.kind == "audio" and i.turn is turn)]
-        dropped = len(self._items) - len(kept)
-        self._items = deque(kept)
-        self._space.set()
-        return dropped
-
-    async def get(self) -> Item:
-        while not self._items:
-            self._ready.clear()
-            await self._ready.wait()
-        item = self._items.popleft()
-        if len(self._items) < self.limit:
-            self._space.set()
-        return item
-
-    def drain(self) -> list[Item]:
-        items, self._items = list(self._items), deque()
-        self._space.set()
-        return items
 
 
 Send = Callable[[str | bytes], Awaitable[None]]
