@@ -115,17 +115,22 @@ def _describe(exc: Exception) -> str:
     return exc.message if isinstance(exc, AwsError) else f"{type(exc).__name__}: {exc}"
 
 
-def _stop_deployments(codedeploy: Any, effect: StopDeployment) -> list[str]:
+def _stop_deployments(codedeploy: Any, effect: StopDeployment) -> tuple[list[str], list[str]]:
+    """Stop every active deployment of the group with rollback: (stopped ids, errors). One failing stop does
+    not keep the others running."""
     with aws_call("codedeploy:ListDeployments"):
         ids = codedeploy.list_deployments(applicationName=effect.application,
                                           deploymentGroupName=effect.deployment_group,
                                           includeOnlyStatuses=ACTIVE_DEPLOYMENT_STATUSES).get("deployments", [])
-    stopped = []
+    stopped, errors = [], []
     for deployment_id in ids:
-        with aws_call("codedeploy:StopDeployment"):
-            codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
-        stopped.append(deployment_id)
-    return stopped
+        try:
+            with aws_call("codedeploy:StopDeployment"):
+                codedeploy.stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+            stopped.append(deployment_id)
+        except Exception as exc:
+            errors.append(f"{deployment_id}: {_describe(exc)}")
+    return stopped, errors
 
 
 def run_plan(plan: RevertPlan, transition: AlarmTransition, *, ssm: Any, sns: Any, codedeploy: Any,
@@ -147,10 +152,15 @@ def run_plan(plan: RevertPlan, transition: AlarmTransition, *, ssm: Any, sns: An
                 result.errors.append(f"notify {arn}: {_describe(exc)}")
                 logger.exception("notification failed; the override stands", extra={"topic": arn})
         else:
+            where = f"rollback {effect.application}/{effect.deployment_group}"
             try:
-                result.deployments_stopped.extend(_stop_deployments(codedeploy, effect))
+                stopped, failures = _stop_deployments(codedeploy, effect)
+                result.deployments_stopped.extend(stopped)
+                result.errors.extend(f"{where}: {failure}" for failure in failures)
+                if failures:
+                    logger.error("CodeDeploy stop failed; the override stands", extra={"failures": failures})
             except Exception as exc:  # likewise: report, never undo
-                result.errors.append(f"rollback {effect.application}/{effect.deployment_group}: {_describe(exc)}")
+                result.errors.append(f"{where}: {_describe(exc)}")
                 logger.exception("CodeDeploy rollback failed; the override stands",
                                  extra={"application": effect.application, "group": effect.deployment_group})
     if result.errors:
@@ -168,7 +178,8 @@ def handle_transition(transition: AlarmTransition, *, ssm: Any, sns: Any, codede
                                 notes=[f"state {transition.state.value} never reverts"])
     state = live_store.read_live_state(ssm, config.namespace)
     if state.registry is None:
-        raise RevertConfigError(f"no compiled registry at {param_registry(config.namespace)}",
+        problems = f" ({'; '.join(state.problems)})" if state.problems else ""
+        raise RevertConfigError(f"no usable compiled registry at {param_registry(config.namespace)}{problems}",
                                 hint="run voicectl apply for this namespace, or fix VOICE_NAMESPACE")
     plan = plan_revert(transition, state.registry, state.overrides, now=clock(), deployment=config.deployment)
     if plan.verdict is Verdict.UNKNOWN_ALARM:

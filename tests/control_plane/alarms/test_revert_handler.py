@@ -191,6 +191,35 @@ def test_existing_person_override_above_zero_is_forced_to_zero(aws: Aws) -> None
     assert aws.override_versions("sonic-unified") == 2
 
 
+class OneStopFails:
+    def __init__(self) -> None:
+        self.stopped: list[str] = []
+
+    def list_deployments(self, **kwargs: Any) -> Any:
+        assert kwargs["includeOnlyStatuses"] == ["Created", "Queued", "InProgress", "Ready"]
+        return {"deployments": ["d-1", "d-2"]}
+
+    def stop_deployment(self, *, deploymentId: str, autoRollbackEnabled: bool) -> None:
+        if deploymentId == "d-1":
+            raise ClientError({"Error": {"Code": "InvalidDeploymentStatus", "Message": "done"}}, "StopDeployment")
+        self.stopped.append(deploymentId)
+
+
+def test_one_failing_stop_does_not_keep_other_deployments_running(aws: Aws) -> None:
+    codedeploy = OneStopFails()
+    result = run(aws, load_event("lambda_action.json"), codedeploy=codedeploy)
+    [outcome] = result["results"]
+    assert result["status"] == "partial"
+    assert codedeploy.stopped == ["d-2"] and outcome["deployments_stopped"] == ["d-2"]
+    assert outcome["errors"][0].startswith("rollback voice-m2-runtime/voice-m2-relay-canary: d-1:")
+
+
+def test_malformed_registry_parameter_is_named(aws: Aws) -> None:
+    live_store.put_value(aws.ssm, f"{NS}/registry", "{not json")
+    with pytest.raises(RevertConfigError, match="registry"):
+        run(aws, load_event("lambda_action.json"))
+
+
 def test_configured_deployment_group_overrides_the_registry(aws: Aws) -> None:
     other = HandlerConfig(NS, deployment_application="no-such-app", deployment_group="no-such-group")
     result = run(aws, load_event("lambda_action.json"), config=other)
@@ -200,7 +229,7 @@ def test_configured_deployment_group_overrides_the_registry(aws: Aws) -> None:
 
 
 def test_missing_registry_is_a_loud_configuration_error(aws: Aws) -> None:
-    with pytest.raises(RevertConfigError, match="no compiled registry"):
+    with pytest.raises(RevertConfigError, match="no usable compiled registry"):
         run(aws, load_event("lambda_action.json"), config=HandlerConfig("/other/namespace"))
 
 
