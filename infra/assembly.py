@@ -38,7 +38,8 @@ def build_app(registry: Registry, *, settings: InfraSettings | None = None, outd
     target = target or AwsTarget()
     plan = compile_plan(registry, target)
     context: dict[str, Any] = {"aws:cdk:disable-stack-trace": True}
-    app = app or cdk.App(outdir=outdir, context=context)
+    app = app or cdk.App(outdir=outdir, context=context,
+                         builtin_cloud_formation_validation=settings.cfn_schema_validation)
     env = cdk.Environment(region=settings.region)
     control = ControlPlaneStack(
         app, f"{settings.stack_prefix}ControlPlane", plan=plan, target=target,

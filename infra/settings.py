@@ -44,6 +44,10 @@ class InfraSettings:
     # which is fine for a first deploy behind a test domain only: audio would cross the internet unencrypted.
     relay_certificate_arn: str | None = None
     log_retention_days: int = 30
+    # CDK's built-in CloudFormation schema validation of the templates at synthesis. It costs ~10 s of the ~13 s
+    # an in-process synthesis takes (measured, bench/bench_synth.py), so the test suite turns it off for every
+    # synthesis but one; the CLI and `cdk synth` keep it on.
+    cfn_schema_validation: bool = True
     tags: dict[str, str] = field(default_factory=dict)
 
     def powertools_layer_arn(self, partition: str, region: str) -> str:

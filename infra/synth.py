@@ -50,7 +50,7 @@ class SynthReport:
     acknowledged: list[nag.Acknowledged]
     build_seconds: float
     synth_seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
+    validation: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -64,6 +64,7 @@ class SynthReport:
                         "alarms": s.alarms} for s in self.stacks],
             "nag": {"findings": [f.__dict__ for f in self.findings],
                     "acknowledged": [a.__dict__ for a in self.acknowledged]},
+            "cfn_validation": self.validation,
             "seconds": {"build": round(self.build_seconds, 3), "synth": round(self.synth_seconds, 3)},
         }
 
@@ -75,6 +76,17 @@ def summarize_template(name: str, template: Mapping[str, Any]) -> StackSummary:
     alarms = sorted(str(r["Properties"]["AlarmName"]) for r in resources.values()
                     if r.get("Type") == "AWS::CloudWatch::Alarm" and "AlarmName" in r.get("Properties", {}))
     return StackSummary(name, dict(sorted(counts.items())), alarms)
+
+
+def validation_messages(report: Mapping[str, Any]) -> list[str]:
+    """One line per violation in CDK's validation-report.json (CloudFormation schema checks), e.g.
+    'warning F3002 at Stack/Path: message' (pure)."""
+    return sorted(
+        f"{v.get('severity', 'error')} {v.get('ruleName')} at {c.get('constructPath', '?')}: {v.get('description')}"
+        for plugin in report.get("pluginReports", [])
+        for v in plugin.get("violations", [])
+        for c in v.get("violatingConstructs", [{}])
+    )
 
 
 def synthesize(registry: Registry, *, outdir: Path, settings: InfraSettings | None = None,
@@ -91,11 +103,13 @@ def synthesize(registry: Registry, *, outdir: Path, settings: InfraSettings | No
     if findings:
         return SynthReport(str(outdir), [], findings, acknowledged, built_at - start, 0.0)
     assembly = built.app.synth()
-    stacks = [summarize_template(s.stack_name, _template(Path(assembly.directory), s.template_file))
-              for s in assembly.stacks]
-    return SynthReport(str(outdir), stacks, [], acknowledged, built_at - start, clock() - built_at)
+    directory = Path(assembly.directory)
+    stacks = [summarize_template(s.stack_name, _json(directory / s.template_file)) for s in assembly.stacks]
+    report_file = directory / "validation-report.json"
+    validation = validation_messages(_json(report_file)) if report_file.is_file() else []
+    return SynthReport(str(outdir), stacks, [], acknowledged, built_at - start, clock() - built_at, validation)
 
 
-def _template(directory: Path, template_file: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads((directory / template_file).read_text())
+def _json(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded

@@ -1,4 +1,8 @@
-"""The on-call dashboard: TTFA p50/p95 per variant, session error rate, barge-in success, alarm states."""
+"""The on-call dashboard: TTFA p50/p95 per variant, session error rate, barge-in success, alarm states.
+
+Metric names come from the runtime that emits them (voice_runtime.metrics): TTFA in ms per turn, SessionError and
+BargeIn 0/1 per attempt (so their Average is a rate), all with a Variant dimension.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,10 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-# The runtime's EMF metric names (DESIGN.md, voice runtime): TTFA in ms, SessionError 0/1 per session,
-# BargeIn 0/1 per barge-in attempt (1 = output stopped), all with a Variant dimension.
-TTFA_METRIC = "VoiceM2_TTFA_ms"
-SESSION_ERROR_METRIC = "VoiceM2_SessionError"
-BARGE_IN_METRIC = "VoiceM2_BargeIn"
+from voice_runtime.metrics import BARGE_IN as BARGE_IN_METRIC
+from voice_runtime.metrics import SESSION_ERROR as SESSION_ERROR_METRIC
+from voice_runtime.metrics import TTFA as TTFA_METRIC
+
 PERIOD = Duration.minutes(1)
 
 

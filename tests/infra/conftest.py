@@ -32,12 +32,15 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     from aws_cdk.assertions import Template
 
     from infra.assembly import build_app
+    from infra.settings import InfraSettings
     from registry.loader import load_file
 
     registry = load_file(EXAMPLE).registry
     assert registry is not None
     start = time.perf_counter()
-    built = build_app(registry, outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    # Schema validation is left to the CLI test (test_infra_command), which synthesises with it on.
+    built = build_app(registry, settings=InfraSettings(cfn_schema_validation=False),
+                      outdir=str(tmp_path_factory.mktemp("cdk.out")))
     control = Template.from_stack(built.control_plane)
     runtime = Template.from_stack(built.runtime)
     seconds = time.perf_counter() - start

@@ -9,7 +9,7 @@ from infra.arns import ArnScope
 from infra.components.alarms import UnmappedAlarmArgument, alarm_properties
 from infra.permissions import relay_grants
 from infra.stacks.control_plane import dashboard_name
-from infra.synth import summarize_template
+from infra.synth import summarize_template, validation_messages
 from registry.compiled import CompiledRegistry
 from registry.loader import load_file
 from tests.conftest import EXAMPLE
@@ -102,3 +102,11 @@ def test_summarize_template_counts_types_and_lists_alarms() -> None:
 
 def test_dashboard_name_is_legal() -> None:
     assert dashboard_name("/silentinfinity/voice") == "voice-rollout-silentinfinity-voice"
+
+
+def test_validation_messages_read_cdk_validation_report() -> None:
+    report = {"pluginReports": [{"pluginName": "CloudFormation Validate", "violations": [
+        {"ruleName": "F0001", "description": "Resources must exist", "severity": "warning",
+         "violatingConstructs": [{"constructPath": "S"}]}]}]}
+    assert validation_messages(report) == ["warning F0001 at S: Resources must exist"]
+    assert validation_messages({"pluginReports": []}) == []
