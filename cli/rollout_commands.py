@@ -163,6 +163,24 @@ def _write_phase(ctx: Ctx, record: PhaseRecord) -> int:
                                  description=f"{record.action} to {record.phase} by {record.actor}: {record.reason}")
 
 
+def _check_phase_race(ctx: Ctx, version: int, based_on: PhaseRecord | None) -> None:
+    """Two people moving the phase at once: SSM has no conditional put, so check that the version just
+    replaced is the one the decision was based on, and say so loudly if another move landed in between."""
+    if version <= 1:
+        return
+    replaced = next((v for v in live_store.parameter_versions(ctx.ssm, param_phase(ctx.namespace))
+                     if v.version == version - 1), None)
+    if replaced is None or based_on is None:
+        return
+    try:
+        same = PhaseRecord.model_validate_json(replaced.value) == based_on
+    except ValueError:
+        same = False
+    if not same:
+        ctx.out.warning(f"another phase change landed while this one was decided (version {version - 1}: "
+                        f"{escape(replaced.value[:120])}); check: voicectl history")
+
+
 def _reread(ctx: Ctx, before: LiveState, own: str | None = None) -> LiveState:
     """The live state after a write, read back: what runtimes will serve, including any concurrent writer's
     update (a revert may land at any moment; it is never lost, and the person should see it)."""
@@ -205,13 +223,13 @@ def advance(
     compiled = _applied(ctx, state)
     topology = _topology(ctx, compiled)
     current = active_phase(topology, state.phase)
+    step = advance_step(topology, current, to=to, path=path)
     record = state.phase
     if record is None:
         record = PhaseRecord(phase=current, action="init", actor=_actor(actor), at=ctx.now,
                              reason=f"first advance: the rollout starts at {current}")
         _write_phase(ctx, record)
         ctx.out.hint(f"initialised: {current} is active since {ctx.now.isoformat()} (its bake starts now)")
-    step = advance_step(topology, current, to=to, path=path)
     decision = _judge(ctx, values, state, step, record.at, metrics_from) if ctx.policy else None
     if decision and not json_out:
         render.decision(ctx.out, step, decision)
@@ -232,8 +250,8 @@ def advance(
                       else "advance", actor=_actor(actor), at=ctx.now, previous=step.current,
                       reason=reason + (f" [forced past: {', '.join(forced)}]" if force and forced else ""))
     version = _write_phase(ctx, new)
-    after = _reread(ctx, state)
-    render.moved(ctx.out, new, after, version, result, json_out)
+    _check_phase_race(ctx, version, record)
+    render.moved(ctx.out, new, _reread(ctx, state), version, result, json_out)
 
 
 def rollback(
@@ -255,6 +273,7 @@ def rollback(
     new = PhaseRecord(phase=target, path=topology.locate(target)[0], action="rollback", actor=_actor(actor),
                       reason=reason, at=ctx.now, previous=current)
     version = _write_phase(ctx, new)
+    _check_phase_race(ctx, version, state.phase)
     render.moved(ctx.out, new, _reread(ctx, state), version,
                  {"namespace": ctx.namespace, "from": current, "to": target}, json_out)
 

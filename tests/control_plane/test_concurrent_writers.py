@@ -113,3 +113,25 @@ def test_two_alarms_reverting_the_same_variant_both_stay_in_the_audit_log(ssm: A
     assert alarms == {"VoiceM2_P95_Breach", "VoiceM2_Error_Rate_Breach"}
     # the same intent either way: the variant is at 0
     assert effective_weights(live_store.read_live_state(ssm, NS))["sonic-unified"] == 0.0
+
+
+def test_two_people_moving_the_phase_at_once_are_told(
+    ssm: Any, aws_endpoint: str, example_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live_store.put_record(ssm, param_phase(NS), PhaseRecord(phase="Phase3_Week5", at=T0))
+    real_put_record = live_store.put_record
+
+    def someone_rolls_back_first(client: Any, name: str, record: Any, **kw: Any) -> int:
+        if name == param_phase(NS) and record.phase == "Phase4_Week6":
+            real_put_record(client, name, PhaseRecord(phase="Phase3_Week4", action="rollback", actor="carol",
+                                                      previous="Phase3_Week5", at=T0), **kw)
+        return real_put_record(client, name, record, **kw)
+
+    monkeypatch.setattr(live_store, "put_record", someone_rolls_back_first)
+    env = {"AWS_ENDPOINT_URL": aws_endpoint, "VOICECTL_NOW": (T0 + timedelta(days=3)).isoformat()}
+    result = CliRunner().invoke(app, ["advance", str(example_path), "--force", "--reason", "ramp"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "another phase change landed while this one was decided (version 2" in result.stderr
+    assert "carol" in result.stderr
+    # both moves are in the audit log
+    assert len(live_store.parameter_history(ssm, param_phase(NS))) == 3
