@@ -11,6 +11,7 @@ from cli import (
     apply_commands,
     demo,
     infra_commands,
+    local_commands,
     registry_commands,
     rollout_commands,
     runtime_commands,
@@ -33,7 +34,8 @@ app.command()(registry_commands.explain)
 app.command()(registry_commands.schema)
 app.command()(registry_commands.cost)
 # One module per command group; each attaches its own commands (keeps this wiring file free of logic).
-for group in (apply_commands, rollout_commands, alarms_commands, runtime_commands, infra_commands, demo):
+for group in (apply_commands, rollout_commands, alarms_commands, runtime_commands, infra_commands, demo,
+              local_commands):
     group.register(app)
 
 

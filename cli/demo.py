@@ -145,6 +145,7 @@ def demo(
         for line in event_lines(record.events):
             out.show(escape(line))
         out.show("")
+        _widen(out)
         out.show(_summary_tables(record, doc))
         for p in paths:
             out.show(f"wrote {p}")
@@ -152,6 +153,12 @@ def demo(
     if failed or not record.checks:
         raise DemoFailed("the demo scenario did not behave: " + "; ".join(f"{c.name} ({c.detail})" for c in failed),
                          hint=f"see {paths[0]} for every turn and event")
+
+
+def _widen(out: Output) -> None:
+    """Rich assumes 80 columns when stdout is not a terminal (make, CI logs): too narrow for these tables."""
+    if not out.out.is_terminal:
+        out.out.width = 120
 
 
 def register(app: typer.Typer) -> None:

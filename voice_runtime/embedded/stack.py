@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -265,15 +266,18 @@ class EmbeddedStack:
             raise RuntimeError(f"{backend.value} is not served by an emulated backend")
         adapter.set_latency(p50_ms, p95_ms)
 
-    def set_phase(self, phase: str, reason: str) -> None:
-        """Make `phase` active now, as `voicectl advance --to PHASE --force --reason ...` would record it."""
+    async def set_phase(self, phase: str, reason: str) -> None:
+        """Make `phase` active now, as `voicectl advance --to PHASE --force --reason ...` would record it, and
+        have the runtime pick it up at once rather than at its next cache refresh."""
         if self.registry.phase(phase) is None:
             names = ", ".join(p.name for p in self.registry.all_phases())
             raise UsageError(f"unknown phase {phase!r}", hint=f"phases of {self.config.registry_file}: {names}")
         assert self.clients is not None, "the stack is not started"
         record = PhaseRecord(phase=phase, action="force", actor="voicectl-local", reason=reason,
                              at=datetime.fromtimestamp(self.clock(), UTC))
-        put_record(self.clients.ssm, param_phase(self.registry.namespace), record, description=f"force {phase}")
+        await asyncio.to_thread(put_record, self.clients.ssm, param_phase(self.registry.namespace), record,
+                                description=f"force {phase}")
+        await self.server.registry.refresh()
 
     def alarm_state(self, name: str) -> str:
         assert self._runner is not None
