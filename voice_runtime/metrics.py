@@ -18,6 +18,7 @@ import logging
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
@@ -110,6 +111,16 @@ class FanOutSink:
             except Exception:
                 log.exception("metrics sink %s failed to flush", type(sink).__name__)
 
+    def drain(self) -> None:
+        """Wait for sinks that write in the background (shutdown)."""
+        for sink in self.sinks:
+            drain = getattr(sink, "drain", None)
+            if drain is not None:
+                try:
+                    drain()
+                except Exception:
+                    log.exception("metrics sink %s failed to drain", type(sink).__name__)
+
 
 class EmfSink:
     """EMF lines via Powertools' CloudWatch EMF provider, one provider per Variant dimension value."""
@@ -171,19 +182,39 @@ class EmfSink:
 
 
 class CloudWatchSink:
-    """PutMetricData (raw values with counts) through an injected client; batches until `flush`."""
+    """PutMetricData (raw values) through an injected client, batched until `flush`.
 
-    def __init__(self, cloudwatch: Any, *, namespace: str = NAMESPACE, resolution: int = 60) -> None:
+    With `background=True`, `flush` hands the batch to one worker thread so a turn on the event loop never waits
+    on CloudWatch; `drain` waits for the batches in flight (shutdown, tests). Otherwise `flush` puts synchronously
+    (for callers that flush from their own thread)."""
+
+    def __init__(self, cloudwatch: Any, *, namespace: str = NAMESPACE, resolution: int = 60,
+                 background: bool = False) -> None:
         self._cw = cloudwatch
+        self.background = background
         self.namespace = namespace
         self.resolution = resolution
         self._buffer: list[Sample] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
+        self.failures = 0
 
     def record(self, sample: Sample) -> None:
         self._buffer.append(sample)
 
     def flush(self) -> None:
         batch, self._buffer = self._buffer, []
+        if not batch:
+            return
+        if not self.background:
+            self._put(batch)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cloudwatch-sink")
+        self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(self._executor.submit(self._put, batch))
+
+    def _put(self, batch: list[Sample]) -> None:
         data = [
             {
                 "MetricName": s.name,
@@ -195,5 +226,15 @@ class CloudWatchSink:
             }
             for s in batch
         ]
-        for start in range(0, len(data), 500):  # PutMetricData accepts up to 1000 datums per call
-            self._cw.put_metric_data(Namespace=self.namespace, MetricData=data[start : start + 500])
+        try:
+            for start in range(0, len(data), 500):  # PutMetricData accepts up to 1000 datums per call
+                self._cw.put_metric_data(Namespace=self.namespace, MetricData=data[start : start + 500])
+        except Exception:  # metrics must never fail a turn; the EMF copy (if configured) still has them
+            self.failures += 1
+            log.exception("PutMetricData failed for %d samples", len(batch))
+
+    def drain(self, timeout: float | None = 10) -> None:
+        """Wait until every flushed batch was put (or failed)."""
+        for future in list(self._pending):
+            future.result(timeout)
+        self._pending = []

@@ -58,7 +58,7 @@ def metrics_sink(kinds: list[str], *, cloudwatch: Callable[[], Any] | None = Non
         elif kind == "cloudwatch":
             if cloudwatch is None:
                 raise UsageError("--metrics cloudwatch needs an AWS endpoint or credentials")
-            sinks.append(CloudWatchSink(cloudwatch(), resolution=resolution))
+            sinks.append(CloudWatchSink(cloudwatch(), resolution=resolution, background=True))
         elif kind != "none":
             raise UsageError(f"unknown metrics sink {kind!r}", hint=f"one of: {', '.join(METRICS_KINDS)}")
     return FanOutSink(sinks) if sinks else InMemorySink()

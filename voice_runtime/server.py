@@ -108,6 +108,9 @@ class VoiceServer:
             await self.server.wait_closed()
         await self.adapters.aclose()
         self.metrics.flush()
+        drain = getattr(self.metrics, "drain", None)
+        if drain is not None:
+            await asyncio.to_thread(drain)
 
     # --- WebSocket connections -------------------------------------------------------------------------------------
 

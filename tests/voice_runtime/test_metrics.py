@@ -59,10 +59,11 @@ def test_emf_flushes_before_powertools_own_100_value_limit() -> None:
 @mock_aws
 def test_cloudwatch_sink_puts_raw_samples() -> None:
     cw = boto3.client("cloudwatch", region_name="us-east-1")
-    sink = CloudWatchSink(cw)
+    sink = CloudWatchSink(cw, background=True)
     for value in (100.0, 200.0, 300.0):
         sink.record(Sample.of(TTFA, value, "sonic-unified", NOW))
     sink.flush()
+    sink.drain()
     stats = cw.get_metric_statistics(
         Namespace="SilentInfinity/Voice", MetricName=TTFA, Dimensions=[{"Name": "Variant", "Value": "sonic-unified"}],
         StartTime=datetime.now(UTC) - timedelta(minutes=5), EndTime=datetime.now(UTC) + timedelta(minutes=5),
@@ -71,6 +72,21 @@ def test_cloudwatch_sink_puts_raw_samples() -> None:
     points = stats["Datapoints"]
     assert sum(p["SampleCount"] for p in points) == 3
     sink.flush()  # nothing buffered: no call, no error
+    sink.drain()
+    assert sink.failures == 0
+
+
+def test_cloudwatch_sink_failure_is_counted_not_raised() -> None:
+    class Down:
+        def put_metric_data(self, **kwargs: object) -> None:
+            raise ConnectionError("CloudWatch unreachable")
+
+    for background in (False, True):
+        sink = CloudWatchSink(Down(), background=background)
+        sink.record(Sample.of(TTFA, 1, "v", NOW))
+        sink.flush()
+        sink.drain()
+        assert sink.failures == 1
 
 
 def test_fan_out_isolates_a_failing_sink() -> None:

@@ -95,7 +95,7 @@ class EmulatedSession:
             if await self._wait(settings.chunk_ms / 1000 if settings.realtime else 0.0):
                 yield TurnEnd(reason="INTERRUPTED")
                 return
-        yield Transcript(role="assistant", text=f"(emulated {self._adapter.name} reply, {settings.reply_seconds:g} s)")
+        yield Transcript(role="assistant", text=f"({self._adapter.name} reply, {settings.reply_seconds:g} s)")
         yield Usage(input_tokens=received // 640, output_tokens=len(reply) // 960)
         yield TurnEnd()
 
