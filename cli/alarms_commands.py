@@ -55,7 +55,7 @@ def list_cmd(
     declared = compile_registry(_load(file, out)).alarms if file else None
     cloudwatch = clients_from(endpoint_url, region, profile).cloudwatch
     described = describe(cloudwatch, names=sorted(declared) if declared else None, prefix=prefix)
-    rows = alarm_rows(described, declared)
+    rows = [r for r in alarm_rows(described, declared) if not prefix or r.name.startswith(prefix)]
     if json_out:
         out.data([r.as_dict() for r in rows])
         return
