@@ -23,7 +23,8 @@ MAX_VALUE_CHARS = 240  # longer values are cut in the human plan; --json has the
 SIGN = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.DELETE: ("-", "red")}
 
 DetailedExitcode = Annotated[bool, typer.Option(
-    "--detailed-exitcode", help="Exit 0 when in sync, 2 when there are changes (1 on error), like terraform.")]
+    "--detailed-exitcode",
+    help="Exit 0 when in sync, 2 when there are changes (like terraform); errors keep their codes (1 file, 4 AWS).")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (required when stdin is not a terminal).")]
 
 
@@ -88,10 +89,11 @@ def plan_cmd(
     region: Region = None,
     profile: Profile = None,
 ) -> None:
-    """Show what apply would change: SSM registry parameter, CloudWatch alarms and SNS topics vs the file.
+    """Show what apply would change: the registry SSM parameter, CloudWatch alarms and SNS topics.
 
-    Reads live state only. Apply owns `<namespace>/registry` and the alarms and topics tagged
-    voice-rollout:namespace=<namespace>; the active phase and overrides are never part of a plan.
+    Reads only. Apply owns <namespace>/registry and alarms and topics tagged voice-rollout:namespace.
+
+    The active phase and the overrides are never part of a plan.
     """
     out = Output(json_mode=json_out)
     run = _prepare(file, out, endpoint_url, region, profile)
@@ -118,8 +120,9 @@ def apply_cmd(
 ) -> None:
     """Make AWS match the file: topics, then alarms, then the registry parameter in one put, deletions last.
 
-    Idempotent (a second apply writes nothing). On a failed AWS call it stops, lists what was and was not
-    applied, and exits 5; running it again converges. Never changes the active phase or any override.
+    Idempotent: a second apply writes nothing. Never changes the active phase or any override.
+
+    On a failed AWS call it stops, lists what was and was not applied, and exits 5; rerunning converges.
     """
     out = Output(json_mode=json_out)
     run = _prepare(file, out, endpoint_url, region, profile)
