@@ -37,6 +37,13 @@ class ArnScope:
         """Bedrock foundation models are regional and account-less."""
         return self._arn("bedrock", f"foundation-model/{model_id}", account=False)
 
+    def inference_profile(self, profile_id: str) -> str:
+        return self._arn("bedrock", f"inference-profile/{profile_id}")
+
+    def foundation_model_any_region(self, model_id: str) -> str:
+        """A cross-region inference profile routes to the model in any region of its group."""
+        return f"arn:{self.partition}:bedrock:*::foundation-model/{model_id}"
+
     def sagemaker_endpoint(self, endpoint: str) -> str:
         # SageMaker stores endpoint names lower-cased in ARNs.
         return self._arn("sagemaker", f"endpoint/{endpoint.lower()}")

@@ -13,6 +13,8 @@ from registry.model import Backend
 
 # Transcribe streaming and Polly have no resource-level permissions: "*" is the narrowest resource they take.
 ANY_RESOURCE = "*"
+# Bedrock cross-region inference profile ids start with their geography ("us.anthropic...").
+PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.")
 
 
 @dataclass(frozen=True, order=True)
@@ -24,8 +26,24 @@ class Grant:
     why: str
 
 
-def relay_grants(compiled: CompiledRegistry, arns: ArnScope) -> list[Grant]:
-    """The relay's statements: read the namespace, then per backend present in the registry its own calls."""
+def llm_grant(model_id: str, arns: ArnScope) -> Grant:
+    """ConverseStream (the M1 and CSM pipelines' LLM) on one model, or on an inference profile and the model it
+    routes to in each region of its geography."""
+    action = ("bedrock:InvokeModelWithResponseStream",)
+    if model_id.startswith(PROFILE_PREFIXES):
+        base = model_id.split(".", 1)[1]
+        return Grant(action, (arns.inference_profile(model_id), arns.foundation_model_any_region(base)),
+                     "a cross-region inference profile invokes its model in whichever region of the geography "
+                     "has capacity; the model is fixed, the region cannot be")
+    return Grant(action, (arns.foundation_model(model_id),), "the pipelines' LLM (ConverseStream)")
+
+
+def relay_grants(compiled: CompiledRegistry, arns: ArnScope, *, llm_model_id: str) -> list[Grant]:
+    """The relay's statements: read the namespace, then per backend present in the registry its own calls.
+
+    `llm_model_id` is the runtime's ConverseStream model (voice_runtime's BackendSettings), used by the M1 and
+    CSM pipelines; the registry names only the component (bedrock_claude_sonnet_4_6), not the model id.
+    """
     ns = compiled.namespace
     grants = [Grant(("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"),
                     tuple(arns.parameter_tree(ns)), "per-turn registry and live-state reads, namespace only")]
@@ -42,6 +60,7 @@ def relay_grants(compiled: CompiledRegistry, arns: ArnScope) -> list[Grant]:
                             tuple(arns.sagemaker_endpoint(e) for e in endpoints), "CSM-1B speech on SageMaker"))
     backends = {v.backend for _, v in variants}
     if backends & {Backend.M1_PIPELINE, Backend.CSM_SAGEMAKER}:
+        grants.append(llm_grant(llm_model_id, arns))
         grants.append(Grant(("transcribe:StartStreamTranscription",
                              "transcribe:StartStreamTranscriptionWebSocket"), (ANY_RESOURCE,),
                             "speech-to-text for the M1 and CSM pipelines; Transcribe streaming has no "

@@ -115,7 +115,7 @@ class RelayService(Construct):
         policy = self.task_role.node.find_child("DefaultPolicy")
         for grant in nag_grants:
             for resource in grant.resources:
-                if resource.endswith("*"):
+                if "*" in resource:
                     acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", grant.why)
         execution_role = self.service.task_definition.obtain_execution_role()
         acknowledge(execution_role.node.find_child("DefaultPolicy"), "AwsSolutions-IAM5[Resource::*]",

@@ -17,6 +17,7 @@ from infra.components.websocket_api import STAGE, VoiceWebSocketApi
 from infra.nag import acknowledge
 from infra.permissions import relay_grants
 from infra.settings import InfraSettings
+from voice_runtime.adapters.backend_settings import BackendSettings
 
 APIGW_HANDLERS = {
     "Connect": "voice_runtime.apigw.connect_handler",
@@ -91,9 +92,11 @@ class RuntimeStack(Stack):
                 alarm_names=[a.name for a in plan.alarms if a.rollback_deployment])
         else:
             self.canary = None
+        llm_model_id = BackendSettings().llm_model_id
         self.relay = RelayService(
             self, "Relay", settings=settings,
             environment={**environment, "VOICE_RUNTIME_PORT": str(settings.relay_port)},
             command=relay_command(compiled.namespace, compiled.baseline, settings.relay_port),
             internal_token_parameter=f"{compiled.namespace}/{INTERNAL_TOKEN_PARAMETER}",
-            grants=relay_grants(compiled, arns), nag_grants=relay_grants(compiled, NAG_ARNS))
+            grants=relay_grants(compiled, arns, llm_model_id=llm_model_id),
+            nag_grants=relay_grants(compiled, NAG_ARNS, llm_model_id=llm_model_id))

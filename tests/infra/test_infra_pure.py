@@ -7,7 +7,7 @@ import pytest
 from control_plane.compiler import AwsTarget, compile_plan
 from infra.arns import ArnScope
 from infra.components.alarms import UnmappedAlarmArgument, alarm_properties
-from infra.permissions import relay_grants
+from infra.permissions import llm_grant, relay_grants
 from infra.stacks.control_plane import dashboard_name
 from infra.synth import summarize_template, validation_messages
 from registry.compiled import CompiledRegistry
@@ -45,12 +45,13 @@ def test_parameter_tree_covers_the_namespace_and_below_only() -> None:
 
 def test_relay_grants_follow_the_variants() -> None:
     compiled = compiled_example()
-    grants = {a: g.resources for g in relay_grants(compiled, ARNS) for a in g.actions}
+    grants = {a: g.resources for g in relay_grants(compiled, ARNS, llm_model_id="m") for a in g.actions}
     assert grants["bedrock:InvokeModelWithBidirectionalStream"] == (
         "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-sonic-v1:0",)
+    assert grants["bedrock:InvokeModelWithResponseStream"] == ("arn:aws:bedrock:eu-west-1::foundation-model/m",)
     # WHEN the registry has no CSM and no M1 variant THEN no SageMaker, Transcribe or Polly at all
     only_sonic = compiled.model_copy(update={"variants": {"sonic-unified": compiled.variants["sonic-unified"]}})
-    actions = {a for g in relay_grants(only_sonic, ARNS) for a in g.actions}
+    actions = {a for g in relay_grants(only_sonic, ARNS, llm_model_id="m") for a in g.actions}
     assert actions == {"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath",
                        "bedrock:InvokeModelWithBidirectionalStream"}
 
@@ -110,3 +111,10 @@ def test_validation_messages_read_cdk_validation_report() -> None:
          "violatingConstructs": [{"constructPath": "S"}]}]}]}
     assert validation_messages(report) == ["warning F0001 at S: Resources must exist"]
     assert validation_messages({"pluginReports": []}) == []
+
+
+def test_llm_grant_on_an_inference_profile_covers_the_profile_and_its_model() -> None:
+    grant = llm_grant("us.anthropic.claude-sonnet-4-6-v1:0", ARNS)
+    assert grant.resources == (
+        "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/us.anthropic.claude-sonnet-4-6-v1:0",
+        "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6-v1:0")

@@ -90,6 +90,10 @@ def test_relay_iam_is_scoped_to_its_models_endpoints_and_namespace(synthesized: 
     for action in ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"):
         assert sorted(by_action[action]) == [PARAM, f"{PARAM}/*"]
     assert "ssm:PutParameter" not in by_action, "the relay reads live state, never writes it"
+    assert sorted(by_action["bedrock:InvokeModelWithResponseStream"]) == [
+        "arn:<AWS::Partition>:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6-v1:0",
+        "arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:inference-profile/"
+        "us.anthropic.claude-sonnet-4-6-v1:0"]
     unscoped = sorted(a for a, rs in by_action.items() if "*" in rs)
     # Only the services with no resource-level permissions get "*".
     assert unscoped == ["polly:SynthesizeSpeech", "transcribe:StartStreamTranscription",
