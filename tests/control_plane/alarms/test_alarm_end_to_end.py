@@ -31,7 +31,9 @@ from voice_runtime.registry_client import RegistryClient
 NS = "/silentinfinity/voice"
 BASELINE = "transcribe-polly-baseline"
 T0 = 1_795_000_200  # a 300 s period boundary
-SUBJECTS = [Subject.of(f"tester-{i}", internal=True) for i in range(300)]
+SUBJECTS = [Subject.of(f"tester-{i}", internal=True) for i in range(300)] + [Subject.of(f"caller-{i}")
+                                                                             for i in range(300)]
+DEMO = Path(__file__).resolve().parents[3] / "examples" / "demo-registry.yaml"
 
 
 class FakeClock:
@@ -47,7 +49,7 @@ def apply_example(clients: Clients, example: Path) -> Any:
     plan = compile_plan(registry)
     for param in plan.parameters:
         live_store.put_value(clients.ssm, param.name, param.value)
-    live_store.put_record(clients.ssm, param_phase(NS),
+    live_store.put_record(clients.ssm, param_phase(registry.namespace),
                           PhaseRecord(phase="Phase3_Week4", actor="test", at=datetime.fromtimestamp(T0 - 3600, UTC)))
     put_alarms(clients.cloudwatch, plan)
     for topic in plan.topics:
@@ -61,35 +63,39 @@ def apply_example(clients: Clients, example: Path) -> Any:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "refresh_lead",
+    ("registry_file", "refresh_lead"),
     [
-        pytest.param(0, id="runtime-refreshes-right-after-the-alarm"),
-        pytest.param(1, id="runtime-refreshed-1s-before-the-alarm-worst-case"),
+        pytest.param(None, 0, id="example-300s-periods-runtime-refreshes-right-after-the-alarm"),
+        pytest.param(None, 1, id="example-300s-periods-runtime-refreshed-1s-before-the-alarm-worst-case"),
+        pytest.param(DEMO, 1, id="demo-10s-periods-3s-cache"),
     ],
 )
 def test_p95_breach_reverts_and_every_subject_gets_the_baseline(aws_endpoint: str, example_path: Path,
+                                                                 registry_file: Path | None,
                                                                  refresh_lead: int) -> None:
     clients = Clients(endpoint_url=aws_endpoint, region="us-east-1")
-    registry = apply_example(clients, example_path)
+    registry = apply_example(clients, registry_file or example_path)
+    ns = registry.namespace
+    period = registry.alarms["VoiceM2_P95_Breach"].period
     clock = FakeClock(T0)
     feed: queue.Queue[Any] = queue.Queue()
     runner = LocalAlarmRunner.from_registry(
         registry, cloudwatch=clients.cloudwatch, clock=clock, feed=feed, sns=clients.sns,
         topic_arn_prefix="arn:aws:sns:us-east-1:123456789012:",
         invoke=in_process_handler(ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy,
-                                  config=HandlerConfig(NS), clock=clock),
+                                  config=HandlerConfig(ns), clock=clock),
     )
-    runtime = RegistryClient(lambda: live_store.read_namespace(clients.ssm, NS), namespace=NS,
+    runtime = RegistryClient(lambda: live_store.read_namespace(clients.ssm, ns), namespace=ns,
                              fallback_baseline=BASELINE, clock=clock)
 
     async def simulate() -> dict[str, float]:
         # The runtime refreshes every ttl/2 from its first fetch; `refresh_lead` sets where those fetches fall
-        # relative to the alarm's evaluation tick at T0 + 600.
+        # relative to the alarm's evaluation tick at T0 + 2 periods.
         clock.now = T0 - refresh_lead
         await runtime.refresh()
         clock.now = T0
         before = {runtime.table().assign(s) for s in SUBJECTS}
-        assert "sonic-unified" in before  # 5% of internal testers are on Nova Sonic before the breach
+        assert "sonic-unified" in before  # 5% of subjects are on Nova Sonic before the breach
         marks: dict[str, float] = {}
         while clock.now < T0 + 1200 and "all_baseline" not in marks:
             if clock.now % 5 == 0:  # the runtime's sink: a slow Nova Sonic turn every 5 s, baseline turns fine
@@ -109,22 +115,23 @@ def test_p95_breach_reverts_and_every_subject_gets_the_baseline(aws_endpoint: st
         return marks
 
     marks = asyncio.run(simulate())
-    # ALARM after exactly two breaching 300 s periods (2 of 2 datapoints), on the first evaluation after them.
-    assert marks["alarm"] == T0 + 600
-    state = live_store.read_live_state(clients.ssm, NS)
+    # ALARM after exactly two breaching periods (2 of 2 datapoints), on the first evaluation after them.
+    assert marks["alarm"] == T0 + 2 * period
+    state = live_store.read_live_state(clients.ssm, ns)
     record = state.overrides["sonic-unified"]
     assert (record.share, record.source, record.alarm) == (0, "alarm", "VoiceM2_P95_Breach")
     alarm_to_override = record.at.timestamp() - marks["alarm"]
     alarm_to_baseline = marks["all_baseline"] - marks["alarm"]
     assert alarm_to_override == 0  # the handler runs in the same evaluation tick
     assert 0 <= alarm_to_baseline <= registry.cache_ttl_seconds  # memo: RTO < 60 s
-    if refresh_lead == 1:  # the runtime had just refreshed: it waits the refresh interval (ttl/2) plus one turn
+    if refresh_lead == 1 and registry_file is None:  # just refreshed: it waits the refresh interval (ttl/2)
         assert alarm_to_baseline == registry.cache_ttl_seconds / 2
     [described] = clients.cloudwatch.describe_alarms(AlarmNames=["VoiceM2_P95_Breach"])["MetricAlarms"]
     assert described["StateValue"] == "ALARM"
     assert described["StateReason"].startswith("Threshold Crossed: 2 out of the last 2 datapoints")
-    print(f"\n[refresh lead {refresh_lead} s] simulated alarm->override {alarm_to_override:.0f} s, "
-          f"alarm->all-baseline {alarm_to_baseline:.0f} s (cache ttl {registry.cache_ttl_seconds} s)")
+    print(f"\n[{ns}, period {period} s, refresh lead {refresh_lead} s] simulated alarm->override "
+          f"{alarm_to_override:.0f} s, alarm->all-baseline {alarm_to_baseline:.0f} s "
+          f"(cache ttl {registry.cache_ttl_seconds} s)")
 
 
 @pytest.mark.slow
