@@ -25,7 +25,7 @@ const client = {
   sessionId: null,
   turns: [], // {turn, turnId, variant, phase, ttfaMs, serverTtfaMs, reason, audioBytes}
   stats: { framesSent: 0, audioFramesReceived: 0, audioBytesReceived: 0, chunksScheduled: 0, chunksPlayed: 0,
-           bargeIns: 0, bargeInsSent: 0, playbackStops: 0, lastStopLatencyMs: null, heartbeatRttMs: null,
+           bargeIns: 0, bargeInsSent: 0, playbackStops: 0, sourcesAfterBargeIn: null, playingAfterBargeIn: null, lastStopLatencyMs: null, heartbeatRttMs: null,
            errors: [] },
   playing: false,
   log: [],
@@ -82,7 +82,9 @@ function render() {
   document.body.dataset.playing = String(client.playing);
   const last = client.turns[client.turns.length - 1];
   $("variant").textContent = last && last.variant ? last.variant : "-";
-  $("ttfa").textContent = last && last.ttfaMs !== null && last.ttfaMs !== undefined ? `${last.ttfaMs.toFixed(1)} ms` : "-";
+  // The latest turn that has a TTFA (the newest one is still listening until its first audio frame arrives).
+  const measured = client.turns.filter((t) => t.ttfaMs !== null && t.ttfaMs !== undefined).pop();
+  $("ttfa").textContent = measured ? `${measured.ttfaMs.toFixed(1)} ms` : "-";
   const body = $("turns");
   body.replaceChildren(...client.turns.slice(-20).reverse().map((t) => {
     const tr = document.createElement("tr");
@@ -205,6 +207,8 @@ function bargeIn() {
   const t0 = performance.now();
   stopPlayback();
   client.stats.bargeIns += 1;
+  client.stats.sourcesAfterBargeIn = sources.size; // 0: nothing left scheduled to play
+  client.stats.playingAfterBargeIn = client.playing;
   if (turnInFlight) {
     if (current) current.interrupted = true; // frames still in flight for it are dropped, not played
     ws.send(JSON.stringify({ type: "barge_in" }));
