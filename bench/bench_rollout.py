@@ -27,7 +27,7 @@ import boto3  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from cli import rollout_commands  # noqa: E402
+from cli import rollout_context  # noqa: E402
 from cli.app import app  # noqa: E402
 from control_plane.aws import live_store  # noqa: E402
 from control_plane.aws.session import Clients  # noqa: E402
@@ -81,7 +81,7 @@ def main() -> None:
         ssm.put_parameter(Name=p.name, Value=p.value, Type="String", Tier=p.tier, Overwrite=True)
     for a in plan.alarms:
         cw.put_metric_alarm(**a.args)
-    rollout_commands.clients_from = lambda e, r, p: CountingClients(endpoint_url=e, region=r, profile=p)  # type: ignore[assignment]
+    rollout_context.clients_from = lambda e, r, p: CountingClients(endpoint_url=e, region=r, profile=p)  # type: ignore[assignment]
     runner = CliRunner()
     env = {"AWS_ENDPOINT_URL": url, "VOICECTL_NOW": (T0 + timedelta(days=1)).isoformat(), "COLUMNS": "200"}
 

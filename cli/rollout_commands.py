@@ -5,28 +5,35 @@ Where the data comes from (the same for every command here):
   * WHAT runtimes serve (phases, weights, alarms): the applied `<namespace>/registry` parameter, never the file.
   * The rollout POLICY (bakes, gates, approvals, paths' decision gates, decommission steps) is not compiled into
     the runtime's parameter, so it is read from FILE; advance refuses when FILE is not what is applied.
-The clock is read in one place (_now): $VOICECTL_NOW (ISO 8601) pins it, for tests and rehearsals.
+The clock is read in one place (cli.rollout_context.now): $VOICECTL_NOW (ISO 8601) pins it, for tests and rehearsals.
 """
 
 from __future__ import annotations
 
-import getpass
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from cli import rollout_render as render
-from cli.options import EndpointUrl, JsonFlag, Profile, Region, clients_from
-from cli.output import Output
+from cli.options import EndpointUrl, JsonFlag, Profile, Region
+from cli.rollout_context import (
+    Actor,
+    FileArg,
+    FileOpt,
+    MetricsFrom,
+    Namespace,
+    ReasonOpt,
+    actor_name,
+    applied,
+    check_phase_race,
+    judge,
+    make_ctx,
+    reread,
+    topology_of,
+    write_phase,
+)
 from control_plane.aws import live_store
-from control_plane.aws.metrics_source import MetricQuery, alarm_states, metric_source
-from control_plane.aws.session import Clients
+from control_plane.aws.metrics_source import alarm_states
 from control_plane.history import history_parameters, merge_history
 from control_plane.overrides import (
     AuditRecord,
@@ -37,157 +44,21 @@ from control_plane.overrides import (
     person_override,
     runbook_pins_left,
 )
-from control_plane.rollout.assess import assess_advance
 from control_plane.rollout.decommission import decommission_steps, due_deprecations
-from control_plane.rollout.gates import Observation, Window, approval_gate_for, param_approval_of
-from control_plane.rollout.guard import Decision
-from control_plane.rollout.machine import Step, Topology, active_phase, advance_step, rollback_target
+from control_plane.rollout.gates import approval_gate_for, param_approval_of
+from control_plane.rollout.machine import Step, active_phase, advance_step, rollback_target
 from control_plane.runbook import RunbookContext, emergency_map, guaranteed_at, map_json, render_runbook, verify
 from control_plane.status import StatusInput, build_status
-from registry.compiled import CompiledRegistry
-from registry.errors import GuardRefused, RegistryInvalid, UsageError, VoiceCtlError
+from registry.errors import GuardRefused, UsageError, VoiceCtlError
 from registry.live_state import (
     ApprovalRecord,
     DeprecationRecord,
-    LiveState,
     PhaseRecord,
     live_state_from_parameters,
     param_deprecation,
     param_override,
-    param_phase,
     param_runbook,
 )
-from registry.loader import load_file
-from registry.model import MetricGate, Registry
-
-NOW_ENV = "VOICECTL_NOW"
-
-FileArg = Annotated[Path | None, typer.Argument(help="Registry file: its namespace, and the rollout policy (bakes, "
-                                                "gates, paths, decommission).", show_default=False)]
-FileOpt = Annotated[Path | None, typer.Option("--file", "-f", help="Registry file (namespace and policy).")]
-Namespace = Annotated[str | None, typer.Option("--namespace", "-n", envvar="VOICECTL_NAMESPACE",
-                                               help="SSM namespace, e.g. /silentinfinity/voice (else FILE's).")]
-Actor = Annotated[str | None, typer.Option("--actor", envvar="VOICECTL_ACTOR", help="Who (default: $USER).")]
-ReasonOpt = Annotated[str, typer.Option("--reason", help="Why: recorded in SSM parameter history, the audit log.")]
-MetricsFrom = Annotated[str, typer.Option("--metrics-from", envvar="VOICECTL_METRICS_FROM",
-                                          help="Gate data: cloudwatch (GetMetricData) or samples:PATH (JSON lines).")]
-
-
-def _now() -> datetime:
-    """The one clock of these commands: $VOICECTL_NOW when set (tests, rehearsals), else UTC now."""
-    pinned = os.environ.get(NOW_ENV)
-    if not pinned:
-        return datetime.now(UTC)
-    try:
-        value = datetime.fromisoformat(pinned)
-    except ValueError as exc:
-        raise UsageError(f"{NOW_ENV}={pinned!r} is not ISO 8601", hint="e.g. 2026-05-01T12:00:00+00:00") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _actor(actor: str | None) -> str:
-    """--actor / $VOICECTL_ACTOR, else the login name; recorded with every write."""
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name (containers without a passwd entry)
-        return "unknown"
-
-
-@dataclass
-class Ctx:
-    namespace: str
-    policy: Registry | None
-    clients: Clients
-    out: Output
-    now: datetime
-
-    @property
-    def ssm(self) -> Any:
-        return self.clients.ssm
-
-
-def _ctx(file: Path | None, namespace: str | None, endpoint: str | None, region: str | None,
-         profile: str | None, json_out: bool = False) -> Ctx:
-    out = Output(json_mode=json_out)
-    policy = None
-    if file is not None:
-        loaded = load_file(file)
-        for d in loaded.diagnostics:  # printed here: the CLI's error handler only prints the summary
-            (out.warning if d.severity == "warning" else out.error)(str(d))
-        if loaded.registry is None:
-            raise RegistryInvalid(loaded.diagnostics)
-        policy = loaded.registry
-    if namespace and policy and namespace.rstrip("/") != policy.namespace:
-        raise UsageError(f"--namespace {namespace} differs from {file}'s namespace {policy.namespace}",
-                         hint="drop --namespace, or pass the file of that namespace")
-    ns = (namespace or (policy.namespace if policy else "")).rstrip("/")
-    if not ns:
-        raise UsageError("which rollout? no namespace given",
-                         hint="pass the registry FILE, --namespace /silentinfinity/voice, or set VOICECTL_NAMESPACE")
-    return Ctx(ns, policy, clients_from(endpoint, region, profile), out, _now())
-
-
-def _applied(ctx: Ctx, state: LiveState) -> CompiledRegistry:
-    if state.registry is None:
-        raise VoiceCtlError(f"nothing is applied under {ctx.namespace} (no registry parameter)",
-                            hint="run: voicectl apply FILE")
-    return state.registry
-
-
-def _topology(ctx: Ctx, compiled: CompiledRegistry) -> Topology:
-    return Topology.of_registry(ctx.policy) if ctx.policy else Topology.of_compiled(compiled)
-
-
-def _judge(ctx: Ctx, values: dict[str, str], state: LiveState, step: Step, entered_at: datetime,
-           metrics_from: str) -> Decision:
-    """Fetch what the guard needs (gate data through the metric source, alarm states) and decide."""
-    assert ctx.policy is not None
-    compiled = _applied(ctx, state)
-    phase = ctx.policy.phase(step.current)
-    needs_metrics = phase is not None and any(isinstance(g, MetricGate) for g in phase.gates)
-    source = metric_source(metrics_from, ctx.clients) if needs_metrics else None
-
-    def observe(namespace: str, metric: str, dimensions: Mapping[str, str], statistic: str,
-                window: Window) -> Observation:
-        assert source is not None
-        return source.observe(MetricQuery(namespace, metric, dimensions, statistic, window))
-
-    alarms = alarm_states(ctx.clients.cloudwatch, sorted(compiled.alarms)) if compiled.alarms else {}
-    return assess_advance(ctx.policy, state, values, step, entered_at, ctx.now, observe, alarms)
-
-
-def _write_phase(ctx: Ctx, record: PhaseRecord) -> int:
-    return live_store.put_record(ctx.ssm, param_phase(ctx.namespace), record,
-                                 description=f"{record.action} to {record.phase} by {record.actor}: {record.reason}")
-
-
-def _check_phase_race(ctx: Ctx, version: int, based_on: PhaseRecord | None) -> None:
-    """Two people moving the phase at once: SSM has no conditional put, so check that the version just
-    replaced is the one the decision was based on, and say so loudly if another move landed in between."""
-    if version <= 1:
-        return
-    replaced = next((v for v in live_store.parameter_versions(ctx.ssm, param_phase(ctx.namespace))
-                     if v.version == version - 1), None)
-    if replaced is None or based_on is None:
-        return
-    try:
-        same = PhaseRecord.model_validate_json(replaced.value) == based_on
-    except ValueError:
-        same = False
-    if not same:
-        ctx.out.warning(f"another phase change landed while this one was decided (version {version - 1}: "
-                        f"{escape(replaced.value[:120])}); check: voicectl history")
-
-
-def _reread(ctx: Ctx, before: LiveState, own: str | None = None) -> LiveState:
-    """The live state after a write, read back: what runtimes will serve, including any concurrent writer's
-    update (a revert may land at any moment; it is never lost, and the person should see it)."""
-    after = live_store.read_live_state(ctx.ssm, ctx.namespace)
-    for variant in sorted(set(after.overrides) - set(before.overrides) - {own}):
-        ctx.out.warning(f"meanwhile: {escape(describe_override(after.overrides[variant]))}")
-    return after
 
 
 def advance(
@@ -212,7 +83,7 @@ def advance(
     <namespace>/registry parameter (what runtimes serve); bakes, gates and paths come from FILE, which is
     therefore required (except with --force) and must be the applied one. Gate data: --metrics-from.
     """
-    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     if force and not reason.strip():
         raise UsageError("--force needs --reason", hint="say why the guard is overridden: it goes to the audit log")
     if ctx.policy is None and not force:
@@ -220,17 +91,17 @@ def advance(
                          hint="pass the applied registry FILE (or --force --reason to skip the guard)")
     values = live_store.read_namespace(ctx.ssm, ctx.namespace)
     state = live_state_from_parameters(ctx.namespace, values)
-    compiled = _applied(ctx, state)
-    topology = _topology(ctx, compiled)
+    compiled = applied(ctx, state)
+    topology = topology_of(ctx, compiled)
     current = active_phase(topology, state.phase)
     step = advance_step(topology, current, to=to, path=path)
     record = state.phase
     if record is None:
-        record = PhaseRecord(phase=current, action="init", actor=_actor(actor), at=ctx.now,
+        record = PhaseRecord(phase=current, action="init", actor=actor_name(actor), at=ctx.now,
                              reason=f"first advance: the rollout starts at {current}")
-        _write_phase(ctx, record)
+        write_phase(ctx, record)
         ctx.out.hint(f"initialised: {current} is active since {ctx.now.isoformat()} (its bake starts now)")
-    decision = _judge(ctx, values, state, step, record.at, metrics_from) if ctx.policy else None
+    decision = judge(ctx, values, state, step, record.at, metrics_from) if ctx.policy else None
     if decision and not json_out:
         render.decision(ctx.out, step, decision)
     refused = decision is not None and not decision.allowed
@@ -247,11 +118,11 @@ def advance(
                   "fix the conditions above; or override with --force --reason '...'"))
     forced = [r.code.value for r in decision.reasons] if decision else ["guard not evaluated (no FILE)"]
     new = PhaseRecord(phase=step.target, path=step.path, action="force" if force and (refused or not decision)
-                      else "advance", actor=_actor(actor), at=ctx.now, previous=step.current,
+                      else "advance", actor=actor_name(actor), at=ctx.now, previous=step.current,
                       reason=reason + (f" [forced past: {', '.join(forced)}]" if force and forced else ""))
-    version = _write_phase(ctx, new)
-    _check_phase_race(ctx, version, record)
-    render.moved(ctx.out, new, _reread(ctx, state), version, result, json_out)
+    version = write_phase(ctx, new)
+    check_phase_race(ctx, version, record)
+    render.moved(ctx.out, new, reread(ctx, state), version, result, json_out)
 
 
 def rollback(
@@ -265,16 +136,16 @@ def rollback(
 
     Overrides stay in place; clear them separately once the cause is fixed.
     """
-    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
-    topology = _topology(ctx, _applied(ctx, state))
+    topology = topology_of(ctx, applied(ctx, state))
     current = active_phase(topology, state.phase)
     target = rollback_target(topology, current, state.phase, to=to)
-    new = PhaseRecord(phase=target, path=topology.locate(target)[0], action="rollback", actor=_actor(actor),
+    new = PhaseRecord(phase=target, path=topology.locate(target)[0], action="rollback", actor=actor_name(actor),
                       reason=reason, at=ctx.now, previous=current)
-    version = _write_phase(ctx, new)
-    _check_phase_race(ctx, version, state.phase)
-    render.moved(ctx.out, new, _reread(ctx, state), version,
+    version = write_phase(ctx, new)
+    check_phase_race(ctx, version, state.phase)
+    render.moved(ctx.out, new, reread(ctx, state), version,
                  {"namespace": ctx.namespace, "from": current, "to": target}, json_out)
 
 
@@ -292,9 +163,9 @@ def approve(
 
     Only a sign-off recorded while the phase is active counts; the guard compares the score with min_score.
     """
-    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
-    if state.registry is not None and phase != active_phase(_topology(ctx, state.registry), state.phase):
+    if state.registry is not None and phase != active_phase(topology_of(ctx, state.registry), state.phase):
         ctx.out.warning(f"{phase} is not the active phase: a sign-off counts only if recorded while it is active")
     if not by.strip() or score < 0:
         raise UsageError("approve needs --score and --by", hint=f"e.g. voicectl approve {phase} --score 4.2 --by qa")
@@ -322,12 +193,12 @@ def override_set(
     json_out: JsonFlag = False, endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
 ) -> None:
     """Pin VARIANT to SHARE percent of traffic; the others share the rest in proportion (baseline if none)."""
-    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
-    variant, share = parse_assignment(assignment, _applied(ctx, state))
-    record = person_override(variant, share, actor=_actor(actor), reason=reason, at=ctx.now)
+    variant, share = parse_assignment(assignment, applied(ctx, state))
+    record = person_override(variant, share, actor=actor_name(actor), reason=reason, at=ctx.now)
     version = live_store.put_override(ctx.ssm, ctx.namespace, record)
-    after = _reread(ctx, state, own=variant)
+    after = reread(ctx, state, own=variant)
     render.override_written(ctx.out, record, version, after, json_out)
 
 
@@ -342,13 +213,13 @@ def override_clear(
     SSM drops a deleted parameter's history, so each clear is also recorded in `<namespace>/rollout/audit`.
     The runbook map (variant_overrides) is separate: voicectl runbook clear.
     """
-    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
     cleared = []
     for name in clearable(state, variant):
         was = describe_override(state.overrides[name])
         if live_store.delete_parameter(ctx.ssm, param_override(ctx.namespace, name)):
-            audit = AuditRecord(action="override clear", target=name, actor=_actor(actor), reason=reason,
+            audit = AuditRecord(action="override clear", target=name, actor=actor_name(actor), reason=reason,
                                 at=ctx.now, was=was)
             live_store.put_record(ctx.ssm, param_audit(ctx.namespace), audit, description=f"cleared {name}")
             cleared.append(name)
@@ -367,7 +238,7 @@ def override_list(
     endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
 ) -> None:
     """Active overrides (alarm reverts and by hand) and the runbook map, with who, why and when."""
-    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
     render.overrides(ctx.out, state, json_out)
 
@@ -379,11 +250,11 @@ def status(
     """The live rollout: active phase and since when, bake remaining, what runtimes serve after overrides, the
     overrides (who, why, when), the runbook map, alarm states, the next phase's gates (value vs limit; needs
     FILE), and due decommission steps (needs FILE)."""
-    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     values = live_store.read_namespace(ctx.ssm, ctx.namespace)
     state = live_state_from_parameters(ctx.namespace, values)
-    compiled = _applied(ctx, state)
-    topology = _topology(ctx, compiled)
+    compiled = applied(ctx, state)
+    topology = topology_of(ctx, compiled)
     current = active_phase(topology, state.phase)
     entered_at = state.phase.at if state.phase else ctx.now
     decision, nxt, note, steps = None, None, "", []
@@ -398,7 +269,7 @@ def status(
     if ctx.policy is not None:
         if step is not None:
             try:
-                decision = _judge(ctx, values, state, step, entered_at, metrics_from)
+                decision = judge(ctx, values, state, step, entered_at, metrics_from)
             except UsageError as exc:  # status must show what it can, e.g. while FILE and SSM disagree
                 note = exc.message
         policy_phase = ctx.policy.phase(current)
@@ -426,7 +297,7 @@ def history(
     SSM keeps the last 100 versions of a parameter and loses ALL history of a deleted one; override and runbook
     clears are therefore also recorded in `<namespace>/rollout/audit`.
     """
-    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     names = history_parameters(ctx.namespace, live_store.read_namespace(ctx.ssm, ctx.namespace))
     events = merge_history(ctx.namespace, [v for n in names for v in live_store.parameter_versions(ctx.ssm, n)])
     render.history(ctx.out, events, json_out)
@@ -444,10 +315,10 @@ def runbook(
     """Print the on-call runbook filled with live values: what is active, what reverted, the commands to type."""
     if typer_ctx.invoked_subcommand is not None:
         return
-    ctx = _ctx(file, namespace, endpoint_url, region, profile)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile)
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
-    compiled = _applied(ctx, state)
-    topology = _topology(ctx, compiled)
+    compiled = applied(ctx, state)
+    topology = topology_of(ctx, compiled)
     current = active_phase(topology, state.phase)
     try:
         previous: str | None = rollback_target(topology, current, state.phase)
@@ -465,16 +336,16 @@ def emergency_revert(
 ) -> None:
     """Send all traffic to the baseline now: write the memo's variant_overrides map (every variant with traffic
     to 0, the baseline to 100) and print when every runtime is guaranteed to serve it (write time + cache TTL)."""
-    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     if not reason.strip():
         raise UsageError("emergency-revert needs --reason", hint="say what you saw: it goes to the audit log")
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
-    compiled = _applied(ctx, state)
-    current = active_phase(_topology(ctx, compiled), state.phase)
+    compiled = applied(ctx, state)
+    current = active_phase(topology_of(ctx, compiled), state.phase)
     pins = emergency_map(compiled, current)
     name = param_runbook(ctx.namespace)
     version = live_store.put_value(ctx.ssm, name, map_json(pins),
-                                   description=f"emergency revert by {_actor(actor)}: {reason}")
+                                   description=f"emergency revert by {actor_name(actor)}: {reason}")
     written = live_store.last_modified(ctx.ssm, name) or ctx.now
     by = guaranteed_at(written, compiled.cache_ttl_seconds)
     after = verify(state.model_copy(update={"runbook": pins}))
@@ -488,7 +359,7 @@ def runbook_verify(
 ) -> None:
     """Read back what a runtime resolves now (effective weights, external and internal) and check every pin
     (override or runbook map) is honoured; exit 1 if not, or if a value does not parse (runtimes ignore it)."""
-    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     result = verify(live_store.read_live_state(ctx.ssm, ctx.namespace))
     render.verification(ctx.out, result, json_out)
     if not result.ok:
@@ -502,14 +373,15 @@ def runbook_clear(
     endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
 ) -> None:
     """Delete the runbook map (variant_overrides) after the emergency; recorded in `<namespace>/rollout/audit`."""
-    ctx = _ctx(file, namespace, endpoint_url, region, profile)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile)
     name = param_runbook(ctx.namespace)
     was = live_store.get_value(ctx.ssm, name)
     if was is None or not live_store.delete_parameter(ctx.ssm, name):
         ctx.out.show("no runbook map is set")
         return
     live_store.put_record(ctx.ssm, param_audit(ctx.namespace), AuditRecord(
-        action="runbook clear", target="variant_overrides", actor=_actor(actor), reason=reason, at=ctx.now, was=was))
+        action="runbook clear", target="variant_overrides", actor=actor_name(actor), reason=reason, at=ctx.now,
+        was=was))
     ctx.out.show(f"cleared the runbook map (was {was})")
 
 
@@ -524,12 +396,12 @@ def decommission_run(
 ) -> None:
     """Record the due deprecations of the active phase (runtimes stop assigning those variants). keep_warm and
     scale_to_zero are listed for the deployment to carry out. Needs FILE (the steps live there)."""
-    ctx = _ctx(file, namespace, endpoint_url, region, profile, json_out)
+    ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     if ctx.policy is None:
         raise UsageError("decommission steps are written in the registry file", hint="pass FILE")
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
-    compiled = _applied(ctx, state)
-    current = active_phase(_topology(ctx, compiled), state.phase)
+    compiled = applied(ctx, state)
+    current = active_phase(topology_of(ctx, compiled), state.phase)
     policy_phase = ctx.policy.phase(current)
     steps = decommission_steps(policy_phase, state.phase.at if state.phase else ctx.now, ctx.now,
                                state.deprecated) if policy_phase else []
@@ -539,7 +411,7 @@ def decommission_run(
             ctx.out.warning(f"deprecating the baseline {step.variant}: reverts will have nowhere safe to go; "
                             "set baseline: to the new production variant in the file and apply it")
         live_store.put_record(ctx.ssm, param_deprecation(ctx.namespace, step.variant), DeprecationRecord(
-            variant=step.variant, actor=_actor(actor), reason=reason or step.description, at=ctx.now))
+            variant=step.variant, actor=actor_name(actor), reason=reason or step.description, at=ctx.now))
         recorded.append(step.variant)
     render.decommission(ctx.out, current, steps, recorded, yes, json_out)
 
