@@ -48,6 +48,9 @@ class InfraSettings:
     # an in-process synthesis takes (measured, bench/bench_synth.py), so the test suite turns it off for every
     # synthesis but one; the CLI and `cdk synth` keep it on.
     cfn_schema_validation: bool = True
+    # API Gateway refuses WebSocket access logging until the *account* has a CloudWatch Logs role. The runtime
+    # stack sets one (AWS::ApiGateway::Account); turn this off where the account's role is managed elsewhere.
+    apigw_account_role: bool = True
     tags: dict[str, str] = field(default_factory=dict)
 
     def powertools_layer_arn(self, partition: str, region: str) -> str:

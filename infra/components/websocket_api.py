@@ -9,6 +9,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -55,6 +56,7 @@ class VoiceWebSocketApi(Construct):
         default: lambda_.IFunction,
         authorizer: lambda_.IFunction,
         log_retention_days: int,
+        account_role: bool = True,
         rate_limit: int = 500,
         burst_limit: int = 1000,
     ) -> None:
@@ -80,11 +82,25 @@ class VoiceWebSocketApi(Construct):
             access_log_settings=_AccessLogs(self.access_logs),
             throttle=apigwv2.ThrottleSettings(rate_limit=rate_limit, burst_limit=burst_limit),
         )
+        if account_role:
+            self._account_logging_role()
         for route in ("$disconnect", "$default"):
             # WebSocket APIs authorise once, on $connect; later routes run on the authorised connection and
             # API Gateway accepts no authorizer on them.
             acknowledge(self.api.node.find_child(f"{route}-Route"), "AwsSolutions-APIG4",
                         "WebSocket authorisation happens on $connect only; this route runs on that connection")
+
+    def _account_logging_role(self) -> None:
+        """The account-wide role API Gateway writes access logs with; the stage waits for it."""
+        role = iam.Role(self, "ApiGatewayLogsRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+                        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
+                            "service-role/AmazonAPIGatewayPushToCloudWatchLogs")])
+        account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
+        self.stage.node.add_dependency(account)
+        acknowledge(role, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AmazonAPIGatewayPushToCloudWatchLogs]",
+                    "the account-level API Gateway logging role serves every API of the account, so it cannot be "
+                    "scoped to this API's log group; AWS's managed policy is the documented setup")
 
     def connections_arn(self, partition: str, region: str, account: str) -> str:
         """execute-api ARN for posting to (and closing) this stage's connections, nothing else."""

@@ -75,7 +75,8 @@ class RuntimeStack(Stack):
         self.api = VoiceWebSocketApi(
             self, "WebSocket", connect=self.handlers["Connect"].function,
             disconnect=self.handlers["Disconnect"].function, default=self.live_alias,
-            authorizer=self.handlers["Authorizer"].function, log_retention_days=settings.log_retention_days)
+            authorizer=self.handlers["Authorizer"].function, log_retention_days=settings.log_retention_days,
+            account_role=settings.apigw_account_role)
         connections = self.api.connections_arn(Aws.PARTITION, Aws.REGION, Aws.ACCOUNT_ID)
         api_id = self.get_logical_id(cast(CfnElement, self.api.api.node.default_child))
         self.handlers["Default"].allow(["execute-api:ManageConnections"], [connections])

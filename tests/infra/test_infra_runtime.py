@@ -31,6 +31,16 @@ def test_websocket_routes_and_the_connect_authorizer(synthesized: Synthesized) -
         "ProtocolType": "WEBSOCKET", "RouteSelectionExpression": "$request.body.type"})
 
 
+def test_account_has_the_api_gateway_logging_role_before_the_stage(synthesized: Synthesized) -> None:
+    template = synthesized.runtime
+    [account] = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::ApiGateway::Account"]
+    role = template["Resources"][account]["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]
+    assert template["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"}
+    [stage] = [r for r in template["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert account in stage["DependsOn"]
+
+
 def test_stage_has_access_logs_and_throttling(synthesized: Synthesized) -> None:
     synthesized.runtime_template.has_resource_properties("AWS::ApiGatewayV2::Stage", {
         "AutoDeploy": True,
