@@ -196,7 +196,7 @@ class EmbeddedStack:
             fallback_baseline=reg.baseline, default_cache_ttl_seconds=reg.cache_ttl_seconds,
             emulate_missing_backends=True,
             emulated_per_backend=dict(self.config.backends or default_backends(self.config.reply_seconds)),
-            aws_endpoint_url=endpoint, region=self.config.region, internal_token=self.config.internal_token,
+            aws_endpoint_url=endpoint, internal_token=self.config.internal_token,
         )
         sinks: list[MetricsSink] = [CallbackSink(self._on_sample)]
         if self.config.put_metric_data:
