@@ -3,8 +3,10 @@ Python 3.12 runtime's boto3) plus the Powertools layer (which bundles pydantic v
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from infra.components.revert_function import REVERT_HANDLER
 from infra.settings import LAMBDA_PACKAGES
 from infra.stacks.runtime import APIGW_HANDLERS
 from tests.conftest import ROOT
+from tests.infra.conftest import Synthesized
 
 # Installed in the project's virtualenv but in neither the Lambda runtime nor the Powertools layer.
 NOT_IN_LAMBDA = ("yaml", "jsonschema", "typer", "rich", "websockets", "awscrt", "aws_sdk_bedrock_runtime",
@@ -37,3 +40,13 @@ def test_handler_imports_with_the_lambda_runtime_and_powertools_only(handler: st
     done = subprocess.run([sys.executable, "-c", PROBE, ",".join(NOT_IN_LAMBDA), handler], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_lambda_asset_holds_the_project_packages_only(synthesized: Synthesized) -> None:
+    assembly = Path(synthesized.built.app.synth().directory)
+    manifest = json.loads((assembly / f"{synthesized.built.control_plane.artifact_id}.assets.json").read_text())
+    [code] = [f["source"] for f in manifest["files"].values() if f["source"]["packaging"] == "zip"]
+    staged = assembly / code["path"]
+    assert sorted(p.name for p in staged.iterdir()) == sorted(LAMBDA_PACKAGES)
+    assert not list(staged.rglob("__pycache__"))
+    assert (staged / "control_plane" / "alarms" / "handler.py").is_file()
