@@ -72,7 +72,7 @@ def serve(
     settings = RuntimeSettings(
         host=host, port=port, namespace=namespace, fallback_baseline=baseline, internal_token=internal_token,
         emulate_missing_backends=emulate_missing, emulated=emulated, aws_endpoint_url=endpoint_url,
-        region=region, backend_endpoint_url=backend_endpoint_url, web_dir=web_dir,
+        aws_region=region, backend_endpoint_url=backend_endpoint_url, web_dir=web_dir,
     )
     sink = runtime.metrics_sink(metrics or ["emf"], cloudwatch=lambda: clients.cloudwatch)
     registry = runtime.registry_client(fetch, namespace=namespace, fallback_baseline=baseline,

@@ -7,7 +7,7 @@ Nothing reads the environment at import time; adapters get the settings object i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,13 +68,15 @@ class RuntimeSettings(BaseModel):
     emulated_per_backend: dict[Backend, EmulatedBackendSettings] = Field(default_factory=dict)
 
     aws_endpoint_url: str | None = Field(default=None, description="SSM/CloudWatch endpoint (moto in embedded mode).")
-    region: str | None = None
+    aws_region: str | None = None
     # Read by the AWS backend adapters (voice_runtime.adapters.backend_settings.BackendSettings.of): the backends'
     # endpoint (the local emulators in embedded mode), the CA to trust for them, system prompts by key.
     backend_endpoint_url: str | None = None
     emulator_ca_file: str | None = None
     system_prompts: dict[str, str] = Field(default_factory=dict)
     turn_timeout_seconds: float | None = None
+    backends: dict[str, Any] = Field(
+        default_factory=dict, description="Any BackendSettings field for the AWS adapters; wins over the above.")
     web_dir: Path | None = Field(default=None, description="Static files served at GET /; default voice_runtime/web.")
 
     def emulated_for(self, backend: Backend) -> EmulatedBackendSettings:
