@@ -413,6 +413,9 @@ def decommission_run(
         live_store.put_record(ctx.ssm, param_deprecation(ctx.namespace, step.variant), DeprecationRecord(
             variant=step.variant, actor=actor_name(actor), reason=reason or step.description, at=ctx.now))
         recorded.append(step.variant)
+    if recorded and policy_phase is not None:  # show the state after this run
+        steps = decommission_steps(policy_phase, state.phase.at if state.phase else ctx.now, ctx.now,
+                                   state.deprecated | set(recorded))
     render.decommission(ctx.out, current, steps, recorded, yes, json_out)
 
 

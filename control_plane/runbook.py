@@ -62,6 +62,11 @@ def verify(state: LiveState) -> Verification:
         checks.append((False, "no registry parameter: runtimes serve their last good copy, or the baseline"))
     for problem in state.problems:
         checks.append((False, f"ignored by runtimes because it does not parse: {problem}"))
+    reg = state.registry
+    if reg is not None and (reg.baseline in state.deprecated or (
+            reg.baseline in reg.variants and reg.variants[reg.baseline].deprecated)):
+        checks.append((False, f"the baseline {reg.baseline} is deprecated: a revert has no safe variant to send "
+                              "traffic to (set baseline: to the production variant and apply)"))
     pins = {v: o.share for v, o in state.overrides.items()} | dict(state.runbook)
     for variant, share in sorted(pins.items()):
         if state.registry is not None and variant not in state.registry.variants:

@@ -363,6 +363,7 @@ def test_decommission_records_due_deprecation(example) -> None:  # type: ignore[
     assert early["recorded"] == []
     later = cli.json("decommission", "run", f, "--yes", at=T0 + timedelta(days=14))
     assert later["recorded"] == ["transcribe-polly-baseline"]
+    assert [s["state"] for s in later["steps"]] == ["due", "due", "done"]
     status = cli.json("status", f, at=T0 + timedelta(days=14))
     assert status["deprecated"] == ["transcribe-polly-baseline"]
     assert [s["state"] for s in status["decommission"]] == ["due", "due", "done"]

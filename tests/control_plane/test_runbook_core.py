@@ -77,3 +77,11 @@ def test_runbook_flags_an_alarm_whose_revert_did_not_happen(compiled: CompiledRe
 def test_emergency_map_never_refuses_an_unknown_phase(compiled: CompiledRegistry) -> None:
     assert emergency_map(compiled, "Gone") == {
         "sesame-csm1b": 0, "sonic-unified": 0, "ws-echo": 0, "transcribe-polly-baseline": 100}
+
+
+def test_verify_flags_a_deprecated_baseline(compiled: CompiledRegistry) -> None:
+    state = LiveState(registry=compiled, phase=PhaseRecord(phase="Phase4_Week7", at=T0),
+                      deprecated=frozenset({"transcribe-polly-baseline"}))
+    result = verify(state)
+    assert not result.ok
+    assert "the baseline transcribe-polly-baseline is deprecated" in result.checks[0][1]
