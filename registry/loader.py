@@ -59,8 +59,10 @@ def _walk_loc(data: Any, loc: tuple[int | str, ...]) -> list[int | str]:
     path: list[int | str] = []
     node = data
     for part in loc:
-        if part in _GATE_TAGS and len(path) >= 2 and path[-2] == "gates" and isinstance(path[-1], int):
-            continue
+        if part == "[key]" or (
+            part in _GATE_TAGS and len(path) >= 2 and path[-2] == "gates" and isinstance(path[-1], int)
+        ):
+            continue  # pydantic's marker for "the key itself", and the gate union's tags: not document keys
         if isinstance(node, (dict, list)) and _has(node, part):
             path.append(part)
             node = node[part]  # type: ignore[index]
@@ -107,6 +109,15 @@ def _model_at(data: Any, path: Sequence[int | str]) -> type[BaseModel] | None:
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
+def _node_at(data: Any, path: Sequence[int | str]) -> Any:
+    node = data
+    for part in path:
+        if not isinstance(node, (dict, list)) or not _has(node, part):
+            return None
+        node = node[part]  # type: ignore[index]
+    return node
+
+
 def _has(node: dict[Any, Any] | list[Any], part: int | str) -> bool:
     if isinstance(node, dict):
         return part in node
@@ -145,6 +156,9 @@ def _describe(error: Any, path: list[int | str], data: Any) -> tuple[str, str | 
         fields = f"; {where} takes: {', '.join(model.model_fields)}" if model and not close else ""
         place = "at the top level" if not path[:-1] else f"in {where}"
         return f"unknown key {name!r} {place}", (f"did you mean {close[0]!r}?" if close else f"remove it{fields}")
+    if kind == "invalid_key" or "[key]" in error["loc"]:
+        place = "at the top level" if not path[:-1] else f"in {where}"
+        return f"key {name!r} {place} must be a name, not {type(name).__name__}", f"quote it: '{name}'"
     if kind == "missing":
         place = "at the top level" if not path[:-1] else f"in {where}"
         return f"missing required key {name!r} {place}", f"add {name}: ..."
@@ -192,7 +206,7 @@ def _removable(data: Any, path: list[int | str]) -> DocPath:
     field, else the whole collection entry (or top-level field)."""
     for k in range(len(path), 2, -1):
         part, parent = path[k - 1], path[: k - 1]
-        if isinstance(part, int):
+        if isinstance(part, int) and isinstance(_node_at(data, parent), list):
             return tuple(path[:k])
         model = _model_at(data, parent)
         if model is not None and part in model.model_fields and not model.model_fields[part].is_required():
@@ -230,7 +244,8 @@ def _pydantic_diagnostics(
             continue
         if any(tuple(path) == r[: len(path)] and len(path) < len(r) for r in removed):
             continue
-        where = source.locate(path, key=e["type"] == "extra_forbidden")
+        on_key = e["type"] in ("extra_forbidden", "invalid_key") or "[key]" in e["loc"]
+        where = source.locate(path, key=on_key)
         message, hint = _describe(e, path, data)
         diagnostics.append(Diagnostic(where, message, hint=hint))
     return diagnostics, fixes
@@ -263,12 +278,12 @@ def _apply(data: dict[str, Any], fixes: list[_Fix], known: KnownNames) -> dict[s
         for part in fix.path[:-1]:
             parent = parent[part] if isinstance(parent, (dict, list)) and _has(parent, part) else None  # type: ignore[index]
         last = fix.path[-1]
-        if parent is None or not _has(parent, last):
-            continue
+        if not isinstance(parent, (dict, list)) or not _has(parent, last):
+            continue  # already set aside with an ancestor
         if fix.rename_to is not None and isinstance(parent, dict):
             parent[fix.rename_to] = parent.pop(last)
         else:
-            parent[last] = _GONE
+            parent[last] = _GONE  # type: ignore[index]
     cleaned = _strip(out)
     if not cleaned.get("variants") or not cleaned.get("phases"):
         return None  # nothing left to check the rest against
@@ -314,11 +329,11 @@ def load_text(text: str, file: str = "<registry>") -> LoadResult:
     """Parse and validate registry text; never raises for a bad file (the diagnostics say what is wrong)."""
     parsed = parse_yaml(text, file)
     diagnostics = list(parsed.diagnostics)
-    if parsed.data is None:
+    if parsed.data is None and diagnostics:
         return LoadResult(file, None, diagnostics, parsed.source)
     if not isinstance(parsed.data, dict):
         where = parsed.source.locate(())
-        kind = type(parsed.data).__name__
+        kind = "null" if parsed.data is None else type(parsed.data).__name__
         diagnostics.append(Diagnostic(where, f"the registry must be a mapping (version:, namespace:, variants: ...), "
                                              f"not a {kind}", hint="start from examples/voice-m2.yaml"))
         return LoadResult(file, None, diagnostics, parsed.source)

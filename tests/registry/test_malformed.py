@@ -49,6 +49,12 @@ CASES = [
                       "a mapping key must be a name or a number, not True", "on: true"), id="yaml-1.1-boolean-key"),
     pytest.param(Case("version: 1\n", "version: !!python/object:os.system 1\n",
                       "YAML error: could not determine a constructor for the tag", "!!python"), id="unsafe-tag"),
+    pytest.param(Case("  VoiceM2_TTFA_Regression:", "  2:", "key 2 in alarms must be a name, not int", "2:\n"),
+                 id="numeric-alarm-name"),
+    pytest.param(Case(W_P3W4, W_P3W4.replace("sonic-unified: 5", "5: 5"),
+                      "key 5 in phases[Phase3_Week4].weights must be a name, not int", "5: 5"),
+                 id="numeric-weight-key"),
+    # unknown keys
     # unknown keys
     pytest.param(Case("cache_ttl_seconds: 30", "cache_ttl_second: 30",
                       "unknown key 'cache_ttl_second' at the top level", "cache_ttl_second"), id="unknown-top-level"),
@@ -231,6 +237,8 @@ def test_malformed_registry_is_reported_at_its_line(case: Case) -> None:
         pytest.param("# only a comment\n\n", "the file is empty", id="comment-only"),
         pytest.param("- version: 1\n- namespace: /x\n", "the registry must be a mapping (version:, namespace:, "
                      "variants: ...), not a list", id="list-document"),
+        pytest.param("~\n", "the registry must be a mapping (version:, namespace:, variants: ...), not a null",
+                     id="null-document"),
         pytest.param("voice-m2\n", "the registry must be a mapping (version:, namespace:, variants: ...), not a str",
                      id="scalar-document"),
         pytest.param("version: 1\n---\nversion: 1\n", "YAML syntax error: expected a single document in the stream, "

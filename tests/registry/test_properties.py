@@ -208,3 +208,26 @@ def test_a_duplicate_phase_name_is_reported_at_the_second_one(doc: dict[str, Any
     doc["phases"].append({**first, "gates": []})
     text, result = load(doc)
     assert error_lines(result, "is used twice") == [line_of(text, f"name: {first['name']}", occurrence=1)]
+
+
+KEYS = ["version", "namespace", "baseline", "variants", "phases", "paths", "alarms", "topics", "deployment",
+        "pricing", "weights", "name", "gates", "statistic", "period", "actions", "revert", "notify", "metric",
+        "below", "approval", "bake", "internal_weights", "decommission", "after", "variant", "transport", "x", 1, True]
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 200), st.floats(), st.text(max_size=6),
+                    st.sampled_from(["p95", "Sum", "48h", "/a/b", "sse", "sonic-unified"]))
+trees = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                      st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)),
+                     max_leaves=20)
+EXAMPLE_DOC = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "voice-m2.yaml").read_text())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trees, st.sampled_from(sorted(EXAMPLE_DOC)))
+def test_loading_never_raises_and_every_error_is_located(garbage: Any, section: str) -> None:
+    """Any YAML, alone or grafted into the example in place of one section: diagnostics, never an exception."""
+    for doc in (garbage, {**EXAMPLE_DOC, section: garbage}):
+        text = yaml.safe_dump(doc)
+        result = load_text(text, "fuzz.yaml")
+        lines = text.count("\n") + 1
+        assert all(1 <= d.location.line <= lines for d in result.diagnostics)
+        assert (result.registry is None) == bool(result.errors)
