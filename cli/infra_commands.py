@@ -66,6 +66,8 @@ def _render(report: object, out: Output) -> None:
         out.show(table)
         if stack.alarms:
             out.show(f"alarms ({len(stack.alarms)}): {', '.join(stack.alarms)}")
+    for message in report.warnings:
+        out.warning(message)
     for message in report.validation:
         out.warning(f"CloudFormation validation: {message}")
     for finding in report.findings:

@@ -13,6 +13,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 ACK_PREFIX = "Annotation::"
+PACK_PREFIX = "AwsSolutions-"
 
 
 @dataclass(frozen=True, order=True)
@@ -63,12 +64,15 @@ def findings(pack: AwsSolutionsChecks, app: cdk.App) -> list[NagFinding]:
 
 
 def acknowledged(app: cdk.App) -> list[Acknowledged]:
-    """Every acknowledgment recorded in the construct tree, with its reason (the audit trail)."""
+    """Every AwsSolutions acknowledgment in the construct tree, with its reason (the audit trail). CDK records
+    its own acknowledgments of CloudFormation-spec quirks the same way; those are not ours and are left out."""
     key = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
     found = []
     for node in app.node.find_all():
         for entry in node.node.metadata:
             if entry.type == key and isinstance(entry.data, dict):
-                for rule, reason in entry.data.items():
-                    found.append(Acknowledged(rule.removeprefix(ACK_PREFIX), node.node.path, str(reason)))
+                for key, reason in entry.data.items():
+                    rule = key.removeprefix(ACK_PREFIX)
+                    if rule.startswith(PACK_PREFIX):
+                        found.append(Acknowledged(rule, node.node.path, str(reason)))
     return sorted(found)

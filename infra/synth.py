@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aws_cdk import cx_api
+
 from infra import nag
 from infra.assembly import build_app
 from infra.settings import InfraSettings
@@ -51,6 +53,7 @@ class SynthReport:
     build_seconds: float
     synth_seconds: float
     validation: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -65,6 +68,7 @@ class SynthReport:
             "nag": {"findings": [f.__dict__ for f in self.findings],
                     "acknowledged": [a.__dict__ for a in self.acknowledged]},
             "cfn_validation": self.validation,
+            "warnings": self.warnings,
             "seconds": {"build": round(self.build_seconds, 3), "synth": round(self.synth_seconds, 3)},
         }
 
@@ -107,7 +111,11 @@ def synthesize(registry: Registry, *, outdir: Path, settings: InfraSettings | No
     stacks = [summarize_template(s.stack_name, _json(directory / s.template_file)) for s in assembly.stacks]
     report_file = directory / "validation-report.json"
     validation = validation_messages(_json(report_file)) if report_file.is_file() else []
-    return SynthReport(str(outdir), stacks, [], acknowledged, built_at - start, clock() - built_at, validation)
+    # Construct warnings (e.g. the relay without a certificate): the CDK CLI prints these, synth() does not.
+    warnings = [f"{m.id}: {m.entry.data}" for s in assembly.stacks for m in s.messages
+                if m.level != cx_api.SynthesisMessageLevel.INFO]
+    return SynthReport(str(outdir), stacks, [], acknowledged, built_at - start, clock() - built_at, validation,
+                       warnings)
 
 
 def _json(path: Path) -> dict[str, Any]:

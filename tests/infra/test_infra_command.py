@@ -20,6 +20,8 @@ def test_synth_writes_the_assembly_and_summarises_it(tmp_path: Path) -> None:
     assert report["ok"] is True and report["nag"]["findings"] == []
     # synthesised with CDK's CloudFormation schema validation on: the templates pass it
     assert report["cfn_validation"] == []
+    # the one construct warning: no certificate was given, so the relay is plain HTTP
+    assert len(report["warnings"]) == 1 and "relay_certificate_arn" in report["warnings"][0]
     stacks = {s["name"]: s for s in report["stacks"]}
     assert sorted(stacks) == ["VoiceRolloutControlPlane", "VoiceRolloutRuntime"]
     assert stacks["VoiceRolloutControlPlane"]["alarms"] == sorted(
