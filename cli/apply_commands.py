@@ -14,9 +14,11 @@ from rich.markup import escape
 from cli.options import EndpointUrl, JsonFlag, Profile, Region, RegistryFile, clients_from
 from cli.output import Output
 from control_plane.apply import ClientSource, execute, observe, resolve_target, steps_for
+from control_plane.aws.live_store import read_live_state
 from control_plane.compiler import AwsTarget, Plan, compile_plan
 from control_plane.diff import Action, Change, diff, summary
-from registry.errors import RegistryInvalid, UsageError
+from control_plane.impact import TrafficImpact, traffic_impact
+from registry.errors import GuardRefused, RegistryInvalid, UsageError
 from registry.loader import load_file
 
 MAX_VALUE_CHARS = 240  # longer values are cut in the human plan; --json has them whole
@@ -36,6 +38,7 @@ class PlannedRun:
     target: AwsTarget
     changes: list[Change]
     clients: ClientSource
+    impact: TrafficImpact
 
 
 def _prepare(file: Path, out: Output, endpoint_url: str | None, region: str | None,
@@ -48,7 +51,9 @@ def _prepare(file: Path, out: Output, endpoint_url: str | None, region: str | No
     clients = clients_from(endpoint_url, region, profile)
     target = resolve_target(clients)
     plan = compile_plan(result.registry, target)
-    return PlannedRun(plan, target, diff(plan, observe(clients, plan, target)), clients)
+    changes = diff(plan, observe(clients, plan, target))
+    impact = traffic_impact(read_live_state(clients.client("ssm"), plan.namespace), plan.compiled)
+    return PlannedRun(plan, target, changes, clients, impact)
 
 
 def _fmt(value: Any) -> str:
@@ -73,12 +78,30 @@ def render_changes(run: PlannedRun, out: Output, file: Path) -> None:
             out.show(f"      {escape(f.field)}: {escape(shown)}")
     counts = summary(run.changes)
     out.show(f"\nPlan: {counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete.")
+    render_impact(run, out)
+
+
+def render_impact(run: PlannedRun, out: Output) -> None:
+    """The effective traffic that moves (what runtimes serve within one cache period after apply)."""
+    impact = run.impact
+    if impact.blocker:
+        out.show(f"\n[bold red]Blocked:[/bold red] {escape(impact.blocker)}")
+    if not impact.changed:
+        return
+    phase = impact.active_phase or "none recorded, so the first phase"
+    out.show(f"\nTraffic after apply (active phase: {escape(phase)}; overrides applied; runtimes pick it up within "
+             f"{run.plan.compiled.cache_ttl_seconds} s):")
+    for move in impact.moves:
+        who = "internal subjects" if move.audience == "internal" else "all subjects"
+        before = "-" if move.before is None else f"{move.before:g}%"
+        after = "-" if move.after is None else f"{move.after:g}%"
+        out.show(f"  {who:<17} {escape(move.variant):<28} {before:>6} -> {after}")
 
 
 def _payload(run: PlannedRun) -> dict[str, Any]:
     return {"namespace": run.plan.namespace, "account": run.target.account_id, "region": run.target.region,
             "changed": bool(run.changes), "summary": summary(run.changes),
-            "changes": [c.to_dict() for c in run.changes]}
+            "changes": [c.to_dict() for c in run.changes], "traffic": run.impact.to_dict()}
 
 
 def plan_cmd(
@@ -132,6 +155,10 @@ def apply_cmd(
         if json_out:
             out.data({**_payload(run), "applied": [], "write_calls": 0})
         return
+    if run.impact.blocker:
+        raise GuardRefused(f"apply refused: {run.impact.blocker}",
+                           hint=f"keep phase {run.impact.active_phase} in the file, or move off it first "
+                                "(voicectl advance / voicectl rollback --to PHASE), then apply")
     if not yes:
         if not _interactive():
             raise UsageError("refusing to apply without confirmation: stdin is not a terminal",

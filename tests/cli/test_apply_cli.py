@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -119,6 +120,40 @@ def test_alarm_owned_by_another_registry_is_refused_with_exit_1(aws_endpoint: st
     assert result.returncode == 1
     assert "alarm VoiceM2_P95_Breach (owned by /another/registry)" in result.stderr
     assert alarm_names(aws_endpoint) == {"VoiceM2_P95_Breach"}
+
+
+def set_active_phase(endpoint: str, phase: str) -> None:
+    """What `voicectl advance` leaves behind (written here directly: advance is another command's job)."""
+    ssm = boto3.client("ssm", endpoint_url=endpoint, region_name="us-east-1")
+    ssm.put_parameter(Name=f"{NS}/rollout/phase", Type="String", Overwrite=True,
+                      Value=json.dumps({"phase": phase, "at": "2026-11-25T10:00:00Z", "actor": "alice"}))
+
+
+def test_plan_shows_the_traffic_a_weight_change_moves_in_the_active_phase(aws_endpoint: str, tmp_path: Path) -> None:
+    assert voicectl(aws_endpoint, "apply", str(EXAMPLE), "--yes").returncode == 0
+    set_active_phase(aws_endpoint, "Phase3_Week4")
+    copy = edited(tmp_path, "voice-m2.yaml", lambda t: t.replace(
+        "transcribe-polly-baseline: 95, sonic-unified: 5", "transcribe-polly-baseline: 90, sonic-unified: 10"))
+    result = voicectl(aws_endpoint, "plan", str(copy))
+    assert result.returncode == 0, result.stderr
+    assert "value.phases[2].weights.sonic-unified: 5 -> 10" in result.stdout
+    assert "Traffic after apply (active phase: Phase3_Week4" in result.stdout
+    assert re.search(r"all subjects\s+sonic-unified\s+5% -> 10%", result.stdout)
+    doc = json.loads(voicectl(aws_endpoint, "plan", str(copy), "--json").stdout)
+    assert {"audience": "all", "variant": "sonic-unified", "before": 5.0, "after": 10.0} in doc["traffic"]["moves"]
+
+
+def test_apply_refuses_a_file_without_the_active_phase_with_exit_3(aws_endpoint: str, tmp_path: Path) -> None:
+    assert voicectl(aws_endpoint, "apply", str(EXAMPLE), "--yes").returncode == 0
+    set_active_phase(aws_endpoint, "Phase3_Week4")
+    ssm = boto3.client("ssm", endpoint_url=aws_endpoint, region_name="us-east-1")
+    version = ssm.get_parameter(Name=f"{NS}/registry")["Parameter"]["Version"]
+    renamed = edited(tmp_path, "v.yaml", lambda t: t.replace("- name: Phase3_Week4\n", "- name: Phase3_Canary\n"))
+    result = voicectl(aws_endpoint, "apply", str(renamed), "--yes")
+    assert result.returncode == 3
+    assert "apply refused: the active phase Phase3_Week4 is not in the file" in result.stderr
+    assert "voicectl rollback --to PHASE" in result.stderr
+    assert ssm.get_parameter(Name=f"{NS}/registry")["Parameter"]["Version"] == version
 
 
 def test_apply_without_yes_on_a_pipe_refuses_with_exit_2(aws_endpoint: str) -> None:
