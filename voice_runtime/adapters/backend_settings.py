@@ -30,7 +30,7 @@ class BackendSettings:
     nova_model_id: str = "amazon.nova-sonic-v1:0"
     system_prompts: dict[str, str] = field(default_factory=dict)  # system_prompt_key -> text
     default_system_prompt: str = "You are a friendly, concise voice assistant. Keep answers short."
-    nova_silence_interval_ms: int = 100  # cadence of keep-alive silence between turns
+    nova_silence_interval_ms: int = 160  # keep-alive silence between turns: one frame this long, this often
     nova_handover_seconds: float = 420.0  # hand a conversation to a fresh stream before the 8-minute limit
     turn_timeout_seconds: float = 15.0  # no output for this long fails the turn
     llm_model_id: str = "us.anthropic.claude-sonnet-4-6-v1:0"
@@ -41,12 +41,27 @@ class BackendSettings:
 
     @classmethod
     def of(cls, settings: Any) -> BackendSettings:
-        """Read every known attribute from `settings` (missing or None -> default)."""
+        """Read every known attribute from `settings` (missing or None -> default).
+
+        Also understood: `aws_region` (RuntimeSettings' name for the region) and a nested `backends` object or
+        mapping holding any of these fields, which wins over top-level attributes.
+        """
         if isinstance(settings, BackendSettings):
             return settings
+        nested = getattr(settings, "backends", None) if settings is not None else None
+
+        def read(source: Any, name: str) -> Any:
+            if isinstance(source, dict):
+                return source.get(name)
+            return getattr(source, name, None) if source is not None else None
+
         values = {}
         for f in fields(cls):
-            value = getattr(settings, f.name, None) if settings is not None else None
+            value = read(nested, f.name)
+            if value is None:
+                value = read(settings, f.name)
+            if value is None and f.name == "region":
+                value = read(settings, "aws_region")
             if value is not None:
                 values[f.name] = value
         return cls(**values)

@@ -50,6 +50,7 @@ from voice_runtime.adapters.crt_transport import credentials_resolver, crt_clien
 
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 10  # transcript lines carried into a fresh stream on hand-over
+CLOSE_SECONDS = 1.0  # closing events + end of our side, then the service's last events
 
 
 def classify(exc: BaseException | object) -> BackendError:
@@ -344,15 +345,16 @@ class NovaSonicSession:
         stream.closed = True
         if stream.pump is not None:
             stream.pump.cancel()
-        if stream.failure is None:
-            with contextlib.suppress(Exception):
-                for event in ev.closing_events(stream.prompt_name, stream.audio_content):
-                    await self._send(stream, event)
+        # Bounded: the runtime gives a closing backend 2 s, and a congested connection must not hold a session.
         with contextlib.suppress(Exception):
-            await stream.duplex.input_stream.close()
+            async with asyncio.timeout(CLOSE_SECONDS):
+                if stream.failure is None:
+                    for event in ev.closing_events(stream.prompt_name, stream.audio_content):
+                        await self._send(stream, event)
+                await stream.duplex.input_stream.close()
         if stream.receiver is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(stream.receiver, 2.0)
+                await asyncio.wait_for(stream.receiver, CLOSE_SECONDS / 2)
             stream.receiver.cancel()
 
     async def close(self) -> None:

@@ -45,8 +45,9 @@ def prompt_start(prompt_name: str, voice_id: str = "matthew", tools: list[dict[s
             "voiceId": voice_id, "encoding": "base64", "audioType": "SPEECH",
         },
         "toolUseOutputConfiguration": {"mediaType": "application/json"},
-        "toolConfiguration": {"tools": list(tools or [])},
     }
+    if tools:  # only offered when there are some: an empty tool list is not what the samples send
+        body["toolConfiguration"] = {"tools": list(tools)}
     return _wrap("promptStart", body)
 
 

@@ -138,3 +138,49 @@ def behaviours(emulators: Emulators) -> dict[str, Behaviour]:
     return {"nova": emulators.nova.behaviour, "transcribe": emulators.transcribe.behaviour,
             "converse": emulators.converse.behaviour, "polly": emulators.polly.behaviour,
             "sagemaker": emulators.sagemaker.behaviour}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m voice_runtime.emulators.server`: serve the emulators until interrupted (for benchmarks and demos).
+
+    Prints one JSON line {"url", "cert_file"} on stdout once listening.
+    """
+    import argparse
+    import json
+    import signal
+
+    from voice_runtime.emulators.behaviour import Fault, Latency
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    for service, default in (("nova", 150.0), ("transcribe", 100.0), ("converse", 200.0), ("polly", 120.0),
+                             ("sagemaker", 250.0)):
+        parser.add_argument(f"--{service}-ms", type=float, default=default, help=f"{service} median latency (ms)")
+    parser.add_argument("--sigma", type=float, default=0.0, help="log-normal shape (0: fixed latencies)")
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--faults", default="stream_error", help="comma-separated Fault names drawn at the rate")
+    parser.add_argument("--reply-ms", type=int, default=600, help="Nova Sonic reply length")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    emulators = Emulators()
+    kinds = tuple(Fault(k) for k in args.faults.split(",") if k)
+    for index, (name, behaviour) in enumerate(behaviours(emulators).items()):
+        behaviour.latency = Latency(median_ms=getattr(args, f"{name}_ms"), sigma=args.sigma)
+        behaviour.fault_rate = args.fault_rate
+        behaviour.fault_kinds = kinds
+        behaviour.reply_audio_ms = args.reply_ms
+        behaviour.seed = args.seed + index
+        behaviour.__post_init__()  # reseed with the new seed
+    server = EmulatorServer(emulators).start()
+    print(json.dumps({"url": server.url, "cert_file": str(server.cert.cert_file)}), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):  # a timed wait lets the SIGTERM handler run
+            pass
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

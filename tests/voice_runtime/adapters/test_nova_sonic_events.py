@@ -91,3 +91,11 @@ def test_generation_stage_tolerates_dicts_and_junk() -> None:
     assert ev.generation_stage({"generationStage": "FINAL"}) == "FINAL"
     assert ev.generation_stage("not json") == ""
     assert ev.generation_stage(None) == ""
+
+
+def test_tools_are_offered_in_prompt_start_only_when_given() -> None:
+    tool = {"toolSpec": {"name": "getWeather", "description": "weather", "inputSchema": {"json": "{}"}}}
+    with_tools = ev.prompt_start("P", tools=[tool])["event"]["promptStart"]
+    assert with_tools["toolConfiguration"] == {"tools": [tool]}
+    assert "toolConfiguration" not in ev.prompt_start("P")["event"]["promptStart"]
+    assert with_tools["audioOutputConfiguration"]["sampleRateHertz"] == 24000

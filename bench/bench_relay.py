@@ -1,0 +1,197 @@
+"""Relay benchmark: N concurrent sessions x M turns per variant through the runtime's WebSocket server, with the
+real Nova Sonic / M1 / CSM adapters talking to the backend emulators (the memo's Phase 2 load test).
+
+Three processes, so no one's CPU hides in another's figures: the emulators (`python -m voice_runtime.emulators.server`,
+HTTP/2 over TLS), the runtime (this process: VoiceServer + adapters + SDKs), and the synthetic callers (a child
+process running voice_runtime.loadtest). PRINTS, per variant: client-measured TTFA p50/p95/p99 and the relay
+overhead, i.e. client TTFA minus the emulators' own latency for the turn (exact with fixed latencies, the default:
+Nova = --nova-ms; M1 = transcribe + converse + polly; CSM = transcribe + converse + sagemaker), and the runtime-only
+part (client TTFA minus the server-measured backend latency). Target from the issue: overhead < 2 ms p50, < 10 ms
+p95 on this 2-core machine.
+
+    .venv/bin/python bench/bench_relay.py                      # 100 sessions x 50 turns, every variant
+    .venv/bin/python bench/bench_relay.py --sessions 10 --turns 5 --variants sonic-unified
+    .venv/bin/python bench/bench_relay.py --sigma 0.3          # realistic latency tails (overhead: runtime part only)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from registry.compiled import CompiledRegistry, compile_registry  # noqa: E402
+from registry.live_state import PhaseRecord, param_phase, param_registry  # noqa: E402
+from registry.loader import load_registry  # noqa: E402
+from registry.model import Backend  # noqa: E402
+from voice_runtime.adapters.csm_sagemaker import CsmSageMakerAdapter  # noqa: E402
+from voice_runtime.adapters.echo import EchoAdapter  # noqa: E402
+from voice_runtime.adapters.m1_pipeline import M1PipelineAdapter  # noqa: E402
+from voice_runtime.adapters.nova_sonic import NovaSonicAdapter  # noqa: E402
+from voice_runtime.adapters.table import AdapterTable  # noqa: E402
+from voice_runtime.loadtest import LoadTestConfig, distribution, run_loadtest, summarize  # noqa: E402
+from voice_runtime.metrics import InMemorySink  # noqa: E402
+from voice_runtime.registry_client import RegistryClient  # noqa: E402
+from voice_runtime.server import VoiceServer  # noqa: E402
+from voice_runtime.settings import RuntimeSettings  # noqa: E402
+
+NS = "/silentinfinity/voice"
+# variant -> (phase that routes its subjects there, internal subjects?)
+ROUTES = {
+    "sonic-unified": ("Phase2_Week2", True),
+    "transcribe-polly-baseline": ("Phase1_Week1", False),
+    "sesame-csm1b": ("PathB_CSM_Internal", True),
+}
+
+
+def emulator_latency_ms(variant: str, args: argparse.Namespace) -> float:
+    """The emulators' own contribution to one turn's TTFA (exact when --sigma is 0)."""
+    if variant == "sonic-unified":
+        return float(args.nova_ms)
+    tts = args.polly_ms if variant == "transcribe-polly-baseline" else args.sagemaker_ms
+    return float(args.transcribe_ms + args.converse_ms + tts)
+
+
+def start_emulators(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    cmd = [sys.executable, "-m", "voice_runtime.emulators.server", "--sigma", str(args.sigma),
+           "--nova-ms", str(args.nova_ms), "--transcribe-ms", str(args.transcribe_ms),
+           "--converse-ms", str(args.converse_ms), "--polly-ms", str(args.polly_ms),
+           "--sagemaker-ms", str(args.sagemaker_ms), "--reply-ms", str(args.reply_ms)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    info = json.loads(proc.stdout.readline())
+    return proc, info
+
+
+def client_process(config: LoadTestConfig, server_pid: int, out: Any) -> None:
+    """Child process: the synthetic callers."""
+    report, results = asyncio.run(run_loadtest(config, server_pid=server_pid))
+    out.send(([r.as_dict() for r in results], [(c.name, c.seconds, c.wall_s) for c in report.cpu], report.wall_s))
+
+
+async def run_variant(variant: str, compiled: CompiledRegistry, args: argparse.Namespace,
+                      emu: dict[str, str], emu_pid: int) -> dict[str, Any]:
+    from voice_runtime.embedded.conversation import TurnResult
+    from voice_runtime.loadtest import CpuUsage, process_cpu_seconds
+
+    phase, internal = ROUTES[variant]
+    values = {param_registry(NS): compiled.to_json(),
+              param_phase(NS): PhaseRecord(phase=phase, at="2026-05-01T00:00:00Z", actor="bench").model_dump_json()}
+    backend = SimpleNamespace(backend_endpoint_url=emu["url"], emulator_ca_file=emu["cert_file"],
+                              region="us-east-1", turn_timeout_seconds=20.0, blocking_workers=128)
+    settings = RuntimeSettings(port=0, max_turn_seconds=60)
+    table = AdapterTable(settings, factories={
+        Backend.ECHO: EchoAdapter,
+        Backend.NOVA_SONIC: lambda _: NovaSonicAdapter(backend),
+        Backend.M1_PIPELINE: lambda _: M1PipelineAdapter(backend),
+        Backend.CSM_SAGEMAKER: lambda _: CsmSageMakerAdapter(backend),
+    })
+    server = VoiceServer(settings, registry=RegistryClient(lambda: values, namespace=NS,
+                                                           fallback_baseline=compiled.baseline),
+                         adapters=table, metrics=InMemorySink())
+    await server.start()
+    config = LoadTestConfig(url=f"ws://127.0.0.1:{server.port}/ws", sessions=args.sessions, turns=args.turns,
+                            internal_share=1.0 if internal else 0.0, subject_prefix=f"bench-{variant}",
+                            think_s=args.think_s, ramp_s=args.ramp_s)
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=client_process, args=(config, os.getpid(), sender))
+    cpu_emu0, cpu_rt0, t0 = process_cpu_seconds(emu_pid), process_cpu_seconds(), time.perf_counter()
+    child.start()
+    loop = asyncio.get_running_loop()
+    rows, client_cpu, wall = await loop.run_in_executor(None, receiver.recv)
+    await loop.run_in_executor(None, child.join)
+    elapsed = time.perf_counter() - t0
+    cpu = [CpuUsage(name, s, w) for name, s, w in client_cpu if name == "loadtest client"]
+    cpu += [CpuUsage("runtime + adapters", process_cpu_seconds() - cpu_rt0, elapsed),
+            CpuUsage("emulators", process_cpu_seconds(emu_pid) - cpu_emu0, elapsed)]
+    await server.stop()
+    await table.aclose()
+    results = [TurnResult(**row) for row in rows]
+    report = summarize(results, config={"variant": variant, **config.__dict__}, wall_s=wall, cpu=cpu).as_dict()
+    own = emulator_latency_ms(variant, args)
+    ok = [r for r in results if r.ok and r.variant == variant and r.client_ttfa_ms is not None]
+    report["emulator_latency_ms"] = own if args.sigma == 0 else None
+    report["full_path_overhead"] = (distribution(r.client_ttfa_ms - own for r in ok).as_dict()  # type: ignore[operator]
+                                    if args.sigma == 0 else None)
+    report["adapter_overhead"] = (distribution(r.model_latency_ms - own for r in ok if r.model_latency_ms is not None
+                                               ).as_dict() if args.sigma == 0 else None)
+    return report
+
+
+def show(report: dict[str, Any], variant: str) -> None:
+    v = report["per_variant"].get(variant, {})
+    ttfa, relay = v.get("client_ttfa", {}), v.get("relay_overhead", {})
+    full, adapter = report.get("full_path_overhead") or {}, report.get("adapter_overhead") or {}
+    cpu = ", ".join(f"{c['process']} {c['cores']:.2f} cores" for c in report["cpu"])
+    print(f"\n== {variant}: {report['sessions']} sessions, {report['turns']} turns, errors {report['errors']} "
+          f"({report['error_rate']:.2%}), other variants/retries: {report['error_codes'] or '-'}, "
+          f"wall {report['wall_s']:.1f} s, {report['throughput_turns_per_s']} turns/s")
+    print(f"   client TTFA ms          p50 {ttfa.get('p50_ms')}  p95 {ttfa.get('p95_ms')}  p99 {ttfa.get('p99_ms')}"
+          f"  max {ttfa.get('max_ms')}")
+    if report.get("emulator_latency_ms") is not None:
+        print(f"   emulators' own latency  {report['emulator_latency_ms']:.1f} ms (fixed)")
+        print(f"   relay overhead (client TTFA - emulator latency) ms  p50 {full.get('p50_ms')}  "
+              f"p95 {full.get('p95_ms')}  p99 {full.get('p99_ms')}")
+        print(f"     of which adapter+SDK+transport (server backend latency - emulator) ms  p50 {adapter.get('p50_ms')}"
+              f"  p95 {adapter.get('p95_ms')}  p99 {adapter.get('p99_ms')}")
+    print(f"     of which runtime WebSocket relay (client TTFA - server backend latency) ms  p50 {relay.get('p50_ms')}"
+          f"  p95 {relay.get('p95_ms')}  p99 {relay.get('p99_ms')}")
+    print(f"   CPU: {cpu}")
+
+
+async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
+    compiled = compile_registry(load_registry(ROOT / "examples" / "voice-m2.yaml"))
+    proc, emu = start_emulators(args)
+    reports = []
+    try:
+        for variant in args.variants.split(","):
+            report = await run_variant(variant, compiled, args, emu, proc.pid)
+            show(report, variant)
+            reports.append(report)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return reports
+
+
+def main() -> None:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--turns", type=int, default=50)
+    parser.add_argument("--variants", default="sonic-unified,transcribe-polly-baseline,sesame-csm1b")
+    parser.add_argument("--sigma", type=float, default=0.0, help="emulator latency log-normal shape (0 = fixed)")
+    parser.add_argument("--nova-ms", type=float, default=150.0)
+    parser.add_argument("--transcribe-ms", type=float, default=100.0)
+    parser.add_argument("--converse-ms", type=float, default=200.0)
+    parser.add_argument("--polly-ms", type=float, default=120.0)
+    parser.add_argument("--sagemaker-ms", type=float, default=250.0)
+    parser.add_argument("--reply-ms", type=int, default=600)
+    parser.add_argument("--think-s", type=float, default=0.2)
+    parser.add_argument("--ramp-s", type=float, default=2.0)
+    parser.add_argument("--json", type=Path, help="also write the full reports here")
+    args = parser.parse_args()
+    reports = asyncio.run(main_async(args))
+    if args.json:
+        args.json.write_text(json.dumps(reports, indent=2))
+
+
+if __name__ == "__main__":
+    main()

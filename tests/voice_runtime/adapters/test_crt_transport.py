@@ -1,0 +1,32 @@
+"""The CRT transport helpers: TCP_NODELAY on sockets we do not own, and the trust store kept across deep copies."""
+
+from __future__ import annotations
+
+import copy
+import socket
+
+from voice_runtime.adapters.crt_transport import TrustingCRTHTTPClient, set_nodelay_to
+from voice_runtime.emulators.tls import make_local_certificate
+
+
+def test_nodelay_is_set_on_sockets_connected_to_the_peer_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with socket.create_server(("127.0.0.1", 0)) as listener, socket.create_server(("127.0.0.1", 0)) as other:
+        port = listener.getsockname()[1]
+        target = socket.create_connection(("127.0.0.1", port))
+        bystander = socket.create_connection(("127.0.0.1", other.getsockname()[1]))
+        try:
+            target.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+            bystander.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+            assert set_nodelay_to("127.0.0.1", port) >= 1
+            assert target.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            assert bystander.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        finally:
+            target.close()
+            bystander.close()
+
+
+def test_deep_copy_keeps_the_trusted_certificate(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pem = make_local_certificate(tmp_path).cert_pem
+    client = TrustingCRTHTTPClient(pem)
+    clone = copy.deepcopy(client)
+    assert isinstance(clone, TrustingCRTHTTPClient) and clone._ca_pem == pem
