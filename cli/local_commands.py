@@ -147,6 +147,9 @@ def _table(report: dict[str, Any]) -> Table:
         table.add_row(variant, str(v["turns"]), _num(c["p50_ms"], 0), _num(c["p95_ms"], 0), _num(c["p99_ms"], 0),
                       _num(m["p50_ms"], 0), _num(r["p50_ms"], 2), _num(r["p95_ms"], 2))
     cpu = "  ".join(f"{c['process']}: {c['cpu_s']:.1f} s CPU ({c['cores']:.2f} cores)" for c in report["cpu"])
+    m = report.get("machine") or {}
+    if m:
+        cpu += f"  | {m['cpus']} CPUs, load average {m['loadavg_1m_start']} -> {m['loadavg_1m_end']}"
     table.caption = cpu
     table.caption_justify = "left"
     return table

@@ -13,7 +13,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,7 @@ class LoadReport:
     per_variant: dict[str, dict[str, Any]]
     error_codes: dict[str, int]
     cpu: list[CpuUsage] = field(default_factory=list)
+    machine: dict[str, Any] = field(default_factory=dict)
 
     @property
     def error_rate(self) -> float:
@@ -112,6 +113,7 @@ class LoadReport:
             "throughput_turns_per_s": round(self.throughput, 2), "per_variant": self.per_variant,
             "error_codes": self.error_codes,
             "cpu": [{"process": c.name, "cpu_s": round(c.seconds, 3), "cores": c.cores} for c in self.cpu],
+            "machine": self.machine,
         }
 
 
@@ -172,6 +174,7 @@ async def run_loadtest(config: LoadTestConfig, *, on_turn: Callable[[TurnResult]
                        server_pid: int | None = None) -> tuple[LoadReport, list[TurnResult]]:
     """Run every session concurrently (starts spread over `ramp_s`); returns the report and the raw results."""
     specs = caller_specs(config)
+    load_start = os.getloadavg()
     origin = time.perf_counter()
     cpu0, server0 = process_cpu_seconds(), process_cpu_seconds(server_pid) if server_pid else 0.0
 
@@ -186,4 +189,8 @@ async def run_loadtest(config: LoadTestConfig, *, on_turn: Callable[[TurnResult]
         cpu.append(CpuUsage(f"runtime (pid {server_pid})", process_cpu_seconds(server_pid) - server0, wall))
     results = [r for batch in batches for r in batch]
     cfg = {k: v for k, v in config.__dict__.items()}
-    return summarize(results, config=cfg, wall_s=wall, cpu=cpu), results
+    report = summarize(results, config=cfg, wall_s=wall, cpu=cpu)
+    # Other work on the machine shows in the tails: say how busy it was.
+    machine = {"cpus": os.cpu_count(), "loadavg_1m_start": round(load_start[0], 2),
+               "loadavg_1m_end": round(os.getloadavg()[0], 2)}
+    return replace(report, machine=machine), results
