@@ -30,9 +30,11 @@ sys.path.insert(0, str(ROOT))
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 from control_plane.apply import execute, observe, resolve_target, steps_for  # noqa: E402
+from control_plane.aws.live_store import read_live_state  # noqa: E402
 from control_plane.aws.session import Clients  # noqa: E402
 from control_plane.compiler import compile_plan  # noqa: E402
 from control_plane.diff import diff  # noqa: E402
+from control_plane.impact import traffic_impact  # noqa: E402
 from registry.loader import load_registry  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "voice-m2.yaml"
@@ -63,7 +65,9 @@ def plan_once(clients: Clients) -> int:
     registry = load_registry(EXAMPLE)
     target = resolve_target(clients)
     plan = compile_plan(registry, target)
-    return len(diff(plan, observe(clients, plan, target)))
+    changes = diff(plan, observe(clients, plan, target))
+    traffic_impact(read_live_state(clients.client("ssm"), plan.namespace), plan.compiled)  # as the CLI does
+    return len(changes)
 
 
 def apply_once(clients: Clients) -> int:
@@ -71,6 +75,7 @@ def apply_once(clients: Clients) -> int:
     target = resolve_target(clients)
     plan = compile_plan(registry, target)
     changes = diff(plan, observe(clients, plan, target))
+    traffic_impact(read_live_state(clients.client("ssm"), plan.namespace), plan.compiled)
     return execute(clients, steps_for(changes, target, plan.tags)).write_calls
 
 
