@@ -7,6 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from control_plane.compiler import OWNER_TAG, AwsTarget, Plan, compile_plan
 from control_plane.diff import (
@@ -343,3 +345,17 @@ def test_alarm_or_topic_owned_by_another_namespace_is_refused_not_taken(plan: Pl
     assert "topic voice-m2-oncall (owned by /other/voice)" in info.value.message
     assert info.value.exit_code == 1
     assert info.value.hint and "rename" in info.value.hint
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_normalise_alarm_ignores_order_of_dimensions_and_actions(data: st.DataObject) -> None:
+    names = data.draw(st.lists(st.text("ABCxyz", min_size=1, max_size=4), unique=True, max_size=5))
+    dims = [{"Name": n, "Value": data.draw(st.text("0123", max_size=3))} for n in names]
+    actions = data.draw(st.lists(st.sampled_from(["arn:a", "arn:b", "arn:c", "arn:d"]), unique=True))
+    base = {"Dimensions": dims, "AlarmActions": actions, "Threshold": data.draw(st.integers(-1000, 1000)),
+            "EvaluationPeriods": 3}
+    shuffled = {**base, "Dimensions": data.draw(st.permutations(dims)),
+                "AlarmActions": data.draw(st.permutations(actions)), "Threshold": float(base["Threshold"]),
+                "DatapointsToAlarm": 3}
+    assert normalise_alarm(base) == normalise_alarm(shuffled)
