@@ -66,11 +66,11 @@ def findings(pack: AwsSolutionsChecks, app: cdk.App) -> list[NagFinding]:
 def acknowledged(app: cdk.App) -> list[Acknowledged]:
     """Every AwsSolutions acknowledgment in the construct tree, with its reason (the audit trail). CDK records
     its own acknowledgments of CloudFormation-spec quirks the same way; those are not ours and are left out."""
-    key = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+    metadata_type = cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
     found = []
     for node in app.node.find_all():
         for entry in node.node.metadata:
-            if entry.type == key and isinstance(entry.data, dict):
+            if entry.type == metadata_type and isinstance(entry.data, dict):
                 for key, reason in entry.data.items():
                     rule = key.removeprefix(ACK_PREFIX)
                     if rule.startswith(PACK_PREFIX):
