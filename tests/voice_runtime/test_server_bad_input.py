@@ -4,6 +4,7 @@ bystander session keeps completing turns throughout."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import Awaitable, Callable
@@ -238,3 +239,37 @@ async def _fuzz(compiled: CompiledRegistry, script: list[Any]) -> None:
 @given(script=st.lists(frames, max_size=12))
 def test_fuzzed_frames_never_harm_the_server(compiled: CompiledRegistry, script: list[Any]) -> None:
     asyncio.run(asyncio.wait_for(_fuzz(compiled, script), 30))
+
+
+async def test_concurrent_good_sessions_unaffected_by_misbehaving_ones(compiled: CompiledRegistry) -> None:
+    async def good(server: VoiceServer, i: int) -> list[str]:
+        async with connect(url(server)) as ws:
+            await open_session(ws, f"good-{i}")
+            return [(await turn(ws))[0][-1]["reason"] for _ in range(3)]
+
+    async def bad(server: VoiceServer, i: int) -> None:
+        ws = await connect(url(server), max_size=None)
+        kind = i % 4
+        with contextlib.suppress(ConnectionClosed):
+            if kind == 0:
+                await ws.send(bytes(40_000))  # oversize
+            elif kind == 1:
+                await ws.send("{garbage")  # before start: fatal
+            elif kind == 2:
+                await ws.send(START)
+                await ws.send(FRAME)  # abandons its turn mid-utterance
+            else:
+                await ws.send(START)
+                await ws.send(FRAME)
+                await ws.send(json.dumps({"type": "end_turn"}))  # leaves mid-reply
+            await asyncio.sleep(0.01)
+        ws.transport.abort()
+
+    async with running(compiled) as (server, _):
+        results = await asyncio.gather(*[good(server, i) for i in range(20)], *[bad(server, i) for i in range(12)])
+        assert results[:20] == [["end_turn"] * 3] * 20
+        for _ in range(250):
+            if not server.sessions:
+                break
+            await asyncio.sleep(0.02)
+        assert server.sessions == {} and server.connections_total == 32
