@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -101,9 +101,11 @@ class NovaSonicAdapter:
 
     name = "nova_sonic"
 
-    def __init__(self, settings: Any = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, settings: Any = None, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.settings = BackendSettings.of(settings)
         self.clock = clock
+        self.sleep = sleep  # the keep-alive pump's pause (injected by tests)
         self._client: AsyncBedrockRuntimeClient | None = None
         self._client_lock = asyncio.Lock()
 
@@ -199,11 +201,14 @@ class NovaSonicSession:
         return bytes(32 * self.settings.nova_silence_interval_ms)
 
     async def _keep_alive(self, stream: _Stream) -> None:
-        """Send silence at real-time cadence whenever the user is not speaking, so the model never starves."""
+        """Send silence whenever the user is not speaking, so the model never starves: at real-time cadence while
+        a reply is due (its end-of-speech detection runs on that audio), sparsely while idle between turns (only
+        to keep the stream alive; a hundred idle sessions must not cost a hundred real-time streams)."""
         interval = self.settings.nova_silence_interval_ms / 1000
+        idle_interval = max(interval, self.settings.nova_idle_keepalive_ms / 1000)
         silence = self._silence()
         while not stream.closed and stream.failure is None:
-            await asyncio.sleep(interval)
+            await self.adapter.sleep(interval if self._turn is not None else idle_interval)
             if self._user_speaking or stream.closed:
                 continue
             try:

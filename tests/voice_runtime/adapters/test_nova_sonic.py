@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 
 import pytest
@@ -123,3 +124,28 @@ async def test_a_stream_near_the_8_minute_limit_is_handed_to_a_fresh_one_with_th
 def test_handover_is_due_before_eight_minutes() -> None:
     assert not handover_due(0.0, 419.9, 420.0)
     assert handover_due(0.0, 420.0, 420.0)
+
+
+async def test_silence_flows_fast_while_a_reply_is_due_and_sparsely_when_idle(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
+    pauses: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        await asyncio.sleep(0)  # no wall time passes: just let the turn make progress
+
+    settings.nova_silence_interval_ms, settings.nova_idle_keepalive_ms = 160, 1000
+    adapter = NovaSonicAdapter(settings, sleep=fake_sleep)
+    session = await adapter.open_session(context(compiled, VARIANT))
+    try:
+        await collect(session)
+        idle_from = len(pauses)
+        while len(pauses) < idle_from + 3:
+            await asyncio.sleep(0)
+    finally:
+        await session.close()
+        await adapter.aclose()
+    assert 0.16 in pauses[:idle_from]  # while the reply was due
+    assert pauses[idle_from + 1:idle_from + 3] == [1.0, 1.0]  # idle between turns
+    log = emulators.emulators.nova.streams[0]
+    assert log.audio_frames > 6  # 5 speech frames, the end-of-turn silence, and keep-alive silence
