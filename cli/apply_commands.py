@@ -52,7 +52,10 @@ def _prepare(file: Path, out: Output, endpoint_url: str | None, region: str | No
     target = resolve_target(clients)
     plan = compile_plan(result.registry, target)
     changes = diff(plan, observe(clients, plan, target))
-    impact = traffic_impact(read_live_state(clients.client("ssm"), plan.namespace), plan.compiled)
+    live = read_live_state(clients.client("ssm"), plan.namespace)
+    for problem in live.problems:  # e.g. a hand-written variant_overrides that runtimes ignore too
+        out.warning(f"live state: {problem} (ignored by runtimes)")
+    impact = traffic_impact(live, plan.compiled)
     return PlannedRun(plan, target, changes, clients, impact)
 
 
