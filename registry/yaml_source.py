@@ -134,7 +134,10 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
     # pathologically nested text goes to the pure-Python composer, whose recursion error is caught below.
     openers = text.count("[") + text.count("{") + text.count("-")
     if _FAST_LOADER is not yaml.SafeLoader and openers < 10_000:
-        fast = _Builder(file, text, _FAST_LOADER)
+        try:
+            fast = _Builder(file, text, _FAST_LOADER)
+        except yaml.YAMLError:
+            return _parse_pure(text, file)
         try:
             root = fast.loader.get_single_node()
             if root is not None:
@@ -148,8 +151,18 @@ def parse_yaml(text: str, file: str) -> ParsedYaml:
     return _parse_pure(text, file)
 
 
+def _unprintable(text: str, file: str, exc: yaml.reader.ReaderError) -> ParsedYaml:
+    before = text[: exc.position]
+    where = Location(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+    message = f"the file contains a character YAML does not allow (#x{exc.character:04x}, {exc.reason})"
+    return ParsedYaml(None, SourceMap(file), [Diagnostic(where, message, hint="remove it")])
+
+
 def _parse_pure(text: str, file: str) -> ParsedYaml:
-    builder = _Builder(file, text)
+    try:
+        builder = _Builder(file, text)
+    except yaml.reader.ReaderError as exc:
+        return _unprintable(text, file, exc)
     try:
         root = builder.loader.get_single_node()
     except RecursionError:

@@ -49,9 +49,16 @@ BOMB = "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] *
                  id="very-deep-flow"),
     pytest.param("a:\n" + "".join(" " * i + f"k{i}:\n" for i in range(1, 80)), "the document nests more than 64 "
                  "levels deep", id="deep-block"),
+    pytest.param("version: 1\nna\x1fme: x\n", "the file contains a character YAML does not allow (#x001f, special "
+                 "characters are not allowed)", id="control-character"),
     pytest.param("#" * 1_000_001, "the file is 1,000,001 bytes; a registry is at most 1,000,000", id="too-big"),
 ])
 def test_hostile_documents_are_refused_with_a_message(text: str, message: str) -> None:
     parsed = yaml_source.parse_yaml(text, "f.yaml")
     assert parsed.data is None
     assert [d.message for d in parsed.diagnostics] == [message]
+
+
+def test_control_character_is_located() -> None:
+    (diagnostic,) = yaml_source.parse_yaml("version: 1\nna\x1fme: x\n", "f.yaml").diagnostics
+    assert (diagnostic.location.line, diagnostic.location.column, diagnostic.hint) == (2, 3, "remove it")
