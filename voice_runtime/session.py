@@ -89,6 +89,8 @@ class VoiceSession:
 
     def on_text(self, text: str) -> None:
         """Handle one text frame (never raises: errors become error frames or a close)."""
+        if self.closing is not None:
+            return  # a close is on its way: nothing the client says now changes anything
         self.last_activity = self.clock()
         try:
             message = protocol.parse_text(text)
@@ -109,6 +111,8 @@ class VoiceSession:
 
     def on_binary(self, data: bytes) -> None:
         """Handle one binary (audio) frame."""
+        if self.closing is not None:
+            return
         self.last_activity = self.clock()
         try:
             self._on_audio(data)

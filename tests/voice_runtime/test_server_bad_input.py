@@ -273,3 +273,15 @@ async def test_concurrent_good_sessions_unaffected_by_misbehaving_ones(compiled:
                 break
             await asyncio.sleep(0.02)
         assert server.sessions == {} and server.connections_total == 32
+
+
+async def test_after_a_fatal_error_further_input_is_ignored(compiled: CompiledRegistry) -> None:
+    async with running(compiled) as (server, _), connect(url(server)) as ws:
+        await ws.send('{"type":"end_turn"}')  # fatal: no start first
+        for _ in range(5):
+            await ws.send("{garbage")
+        received = []
+        with pytest.raises(ConnectionClosed):
+            while True:
+                received.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+        assert [m["code"] for m in received] == ["wrong_order"] and ws.close_code == 1008
