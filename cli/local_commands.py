@@ -71,6 +71,7 @@ async def _serve(config: StackConfig, phase: str | None, out: Output, json_ready
             sys.stdout.flush()
         else:
             _print_info(out, info, config.registry_file, config.samples_file)
+            sys.stdout.flush()  # piped into tee or a log: show the URLs now, not at exit
         await stop.wait()
     finally:
         await stack.stop()
