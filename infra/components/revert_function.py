@@ -30,7 +30,7 @@ class RevertFunction(Construct):
         metrics_namespace: str,
         function_name: str,
         topics: dict[str, sns.Topic],
-        topic_key_arn: str,
+        topic_key_arn: str | None,
         arns: ArnScope,
         code: lambda_.Code,
         layer: lambda_.ILayerVersion,
@@ -58,6 +58,7 @@ class RevertFunction(Construct):
                            arns.parameter_tree(ns))
         if topics:
             self.handler.allow(["sns:Publish"], [t.topic_arn for _, t in sorted(topics.items())])
+        if topic_key_arn:
             self.handler.allow(["kms:GenerateDataKey", "kms:Decrypt"], [topic_key_arn])
         if compiled.deployment_application and compiled.deployment_group:
             self.handler.allow(

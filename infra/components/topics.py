@@ -23,13 +23,16 @@ class NotificationTopics(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, specs: tuple[TopicSpec, ...]) -> None:
         super().__init__(scope, construct_id)
+        self.topics: dict[str, sns.Topic] = {}
+        self.key: kms.Key | None = None
+        if not specs:
+            return
         self.key = kms.Key(self, "Key", enable_key_rotation=True,
                            description="voice-rollout SNS topics (alarm notifications)")
         # CloudWatch publishes alarm notifications itself, so it must be able to use the topics' key.
         self.key.add_to_resource_policy(iam.PolicyStatement(
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
             actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"]))
-        self.topics: dict[str, sns.Topic] = {}
         for spec in specs:
             topic = sns.Topic(self, spec.name, topic_name=spec.name, display_name=spec.display_name,
                               master_key=self.key, enforce_ssl=True)

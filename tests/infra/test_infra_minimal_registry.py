@@ -1,0 +1,75 @@
+"""A registry with no alarms, topics or deployment section still deploys (and nag-clean): nothing is invented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tests.infra.conftest  # noqa: F401  (sets the jsii environment before aws_cdk is imported)
+
+MINIMAL = """\
+version: 1
+namespace: /acme/voice
+metrics_namespace: Acme/Voice
+baseline: m1
+variants:
+  m1: {voice_stt: transcribe_streaming, voice_llm: bedrock_claude_sonnet_4_6, voice_tts: polly_generative,
+       transport: sse}
+phases:
+  - name: Only
+    weights: {m1: 100}
+"""
+
+
+@pytest.fixture(scope="module")
+def minimal(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from aws_cdk.assertions import Template
+
+    from infra import nag
+    from infra.assembly import build_app
+    from infra.settings import InfraSettings
+    from registry.loader import load_file
+
+    path: Path = tmp_path_factory.mktemp("registry") / "minimal.yaml"
+    path.write_text(MINIMAL)
+    result = load_file(path)
+    assert result.registry is not None, [str(d) for d in result.diagnostics]
+    built = build_app(result.registry, settings=InfraSettings(cfn_schema_validation=False),
+                      outdir=str(tmp_path_factory.mktemp("cdk.out")))
+    return {"findings": nag.findings(built.checks, built.app),
+            "control": Template.from_stack(built.control_plane).to_json(),
+            "runtime": Template.from_stack(built.runtime).to_json()}
+
+
+def types(template: dict[str, Any]) -> list[str]:
+    return [r["Type"] for r in template["Resources"].values()]
+
+
+def test_nag_clean(minimal: dict[str, Any]) -> None:
+    assert minimal["findings"] == []
+
+
+def test_no_alarms_topics_or_canary_are_invented(minimal: dict[str, Any]) -> None:
+    assert "AWS::CloudWatch::Alarm" not in types(minimal["control"])
+    assert "AWS::SNS::Topic" not in types(minimal["control"])
+    assert "AWS::KMS::Key" not in types(minimal["control"])
+    assert "AWS::Lambda::Permission" not in types(minimal["control"])
+    assert "AWS::CodeDeploy::DeploymentGroup" not in types(minimal["runtime"])
+
+
+def test_revert_role_has_no_codedeploy_or_sns(minimal: dict[str, Any]) -> None:
+    actions = {a for r in minimal["control"]["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
+               for s in r["Properties"]["PolicyDocument"]["Statement"]
+               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert not {a for a in actions if a.startswith(("codedeploy:", "sns:", "kms:"))}
+    assert "ssm:PutParameter" in actions
+
+
+def test_relay_gets_only_the_m1_services(minimal: dict[str, Any]) -> None:
+    actions = {a for r in minimal["runtime"]["Resources"].values() if r["Type"] == "AWS::IAM::Policy"
+               for s in r["Properties"]["PolicyDocument"]["Statement"]
+               for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert "polly:SynthesizeSpeech" in actions and "transcribe:StartStreamTranscription" in actions
+    assert not {a for a in actions if a.startswith("sagemaker:") or a.endswith("BidirectionalStream")}
