@@ -16,7 +16,7 @@ from voice_runtime.embedded.stack import EmbeddedStack, StackConfig
 pytestmark = pytest.mark.slow
 
 # Shorter than `voicectl demo` (fewer callers, a shorter healthy canary); the alarm still needs its 2 x 10 s periods.
-QUICK = ScenarioConfig(external_callers=40, internal_callers=6, canary_seconds=8.0, after_revert_seconds=4.0)
+QUICK = ScenarioConfig(external_callers=40, internal_callers=6, canary_seconds=10.0, after_revert_seconds=6.0)
 
 
 async def _run() -> tuple[DemoRecord, list[str]]:
