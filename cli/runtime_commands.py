@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -50,12 +52,17 @@ def serve(
     backend_endpoint_url: Annotated[str | None, typer.Option(
         "--backend-endpoint-url", help="Where the AWS voice backends are (the local emulators' URL).")] = None,
     web_dir: Annotated[Path | None, typer.Option("--web-dir", help="Static files served at GET /.")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO (one line per turn), WARNING.")] = "INFO",
     endpoint_url: EndpointUrl = None,
     region: Region = None,
     profile: Profile = None,
 ) -> None:
     """Run the WebSocket voice runtime until Ctrl-C (protocol: docs/protocol.md)."""
     out = Output()
+    # Logs go to stderr; stdout carries the EMF metric lines.
+    logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("websockets").setLevel(logging.WARNING)
     clients = clients_from(endpoint_url, region, profile)
     if registry_source == "ssm":
         fetch = runtime.ssm_source(clients.ssm, namespace)

@@ -77,6 +77,7 @@ class RegistryClient:
         self._state: LiveState | None = None
         self._table = AssignmentTable.from_state(LiveState(), fallback_baseline=fallback_baseline)
         self._fetched_at: float | None = None
+        self._refresh_at = -float("inf")  # when the copy becomes half a TTL old (precomputed for the hot path)
         self._next_attempt = -float("inf")
         self._task: asyncio.Task[bool] | None = None
         self._threads_running = 0
@@ -90,7 +91,7 @@ class RegistryClient:
     def table(self) -> AssignmentTable:
         """The assignment table for this turn; never waits on SSM (may start a background refresh)."""
         now = self._clock()
-        if self._fetched_at is None or now - self._fetched_at >= self.ttl * REFRESH_AHEAD:
+        if now >= self._refresh_at:
             self._kick(now)
         return self._table
 
@@ -167,6 +168,7 @@ class RegistryClient:
         self._state = state
         self._table = AssignmentTable.from_state(state, fallback_baseline=self.fallback_baseline)
         self._fetched_at = at
+        self._refresh_at = at + self.ttl * REFRESH_AHEAD
         self._next_attempt = at
         self.fetches += 1
         self.last_error = None

@@ -367,6 +367,9 @@ class VoiceSession:
         message = turn_end_message(turn)
         if turn.index not in self._finalized:
             self._finalized.add(turn.index)
+            log.info("turn %s subject=%s variant=%s served_by=%s reason=%s retried=%s timings=%s barge_in=%s",
+                     turn.turn_id, self.subject.id if self.subject else "-", turn.variant, turn.served_by,
+                     turn.reason, turn.retried, message["timings"], message["barge_in"])
             for sample in samples(turn, self.wall()):
                 self.metrics.record(sample)
             self.metrics.flush()
