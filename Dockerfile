@@ -10,7 +10,6 @@ COPY registry ./registry
 COPY control_plane ./control_plane
 COPY voice_runtime ./voice_runtime
 COPY cli ./cli
-COPY infra ./infra
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install -c constraints.txt .
 

@@ -134,7 +134,7 @@ def test_relay_service_runs_the_dockerfile_image_on_arm64(synthesized: Synthesiz
     assert [(i["dockerFile"], i["platform"]) for i in images] == [("Dockerfile", "linux/arm64")]
     context = {p.name for p in (assembly / images[0]["directory"]).iterdir()}
     assert {"Dockerfile", "pyproject.toml", "registry", "voice_runtime", "cli"} <= context
-    assert not context & {".venv", ".git", "tests"}
+    assert not context & {".venv", ".git", "tests", "infra"}
 
 
 def handler_statements(synthesized: Synthesized, handler: str) -> dict[str, list[str]]:
