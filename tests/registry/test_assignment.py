@@ -204,3 +204,31 @@ def test_internal_only_never_reaches_external_subject(subject: str, weights: dic
     t = table(weights, variants=variants)
     chosen = t.assign(Subject.of(subject, sdk_version=sdk))
     assert chosen == BASE or not variants[chosen].internal_only
+
+
+# --- the memo's real transitions through effective weights ------------------------------------------------------------
+
+def _example_table(phase: str, **extra: object) -> AssignmentTable:
+    from registry.compiled import compile_registry
+    from registry.loader import load_registry
+
+    reg = compile_registry(load_registry(Path(__file__).resolve().parents[2] / "examples" / "voice-m2.yaml"))
+    state = LiveState(registry=reg, phase=PhaseRecord(phase=phase, at=datetime(2026, 5, 1, tzinfo=UTC)), **extra)
+    return AssignmentTable.from_state(state, fallback_baseline=BASE)
+
+
+def test_memo_phases_keep_canary_subjects_and_a_revert_moves_only_them() -> None:
+    now = datetime(2026, 5, 2, tzinfo=UTC)
+    week4, week5 = _example_table("Phase3_Week4"), _example_table("Phase3_Week5")
+    reverted = _example_table("Phase3_Week5", overrides={
+        "sonic-unified": OverrideRecord(variant="sonic-unified", share=0, source="alarm", at=now)})
+    people = [Subject(f"user-{i}") for i in range(20_000)]
+    at4 = [week4.assign(s) for s in people]
+    at5 = [week5.assign(s) for s in people]
+    after = [reverted.assign(s) for s in people]
+    # 5% -> 25%: every subject already on Nova Sonic stays there; only baseline subjects move, and only to it.
+    assert all(b == "sonic-unified" for a, b in zip(at4, at5, strict=True) if a == "sonic-unified")
+    assert 4.4 < 100 * at4.count("sonic-unified") / len(people) < 5.6
+    assert 24 < 100 * at5.count("sonic-unified") / len(people) < 26
+    # The alarm revert: everyone on the baseline, and nobody who was on it moved.
+    assert set(after) == {BASE}
