@@ -49,7 +49,7 @@ class RuntimeSettings(BaseModel):
     internal_token: str | None = Field(default=None, description="When set, `internal: true` needs this token.")
 
     max_message_bytes: int = Field(default=API_GATEWAY_FRAME_LIMIT, ge=1024, le=1 << 20)
-    max_output_frame_bytes: int = Field(default=9600, ge=2, le=API_GATEWAY_FRAME_LIMIT)
+    max_output_frame_bytes: int = Field(default=9600, ge=2, le=API_GATEWAY_FRAME_LIMIT, multiple_of=2)
     max_turn_seconds: float = Field(default=60, gt=0)
     heartbeat_seconds: float | None = Field(default=30, description="WebSocket ping interval; None disables.")
     ping_timeout_seconds: float | None = 20
