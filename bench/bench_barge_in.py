@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -99,7 +102,63 @@ async def scenario(turns: int, reply: EmulatedBackendSettings) -> list[tuple[str
     ]
 
 
-async def main(turns: int) -> None:
+async def _clients(port: int, sessions: int, turns: int) -> tuple[list[float], int]:
+    ttfa: list[float] = []
+    failures = 0
+
+    async def client(i: int) -> None:
+        nonlocal failures
+        async with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+            await ws.send(json.dumps({"type": "start", "subject": f"dev-{i}", "internal": True}))
+            await ws.recv()
+            for _ in range(turns):
+                for frame in range(10):
+                    if frame:
+                        await asyncio.sleep(0.02)  # speaking speed; end_turn follows the last frame at once
+                    await ws.send(FRAME)
+                await ws.send(json.dumps({"type": "end_turn"}))
+                while True:
+                    message = await ws.recv()
+                    if isinstance(message, str) and json.loads(message)["type"] == "turn_end":
+                        end = json.loads(message)
+                        if end["reason"] != "end_turn":
+                            failures += 1
+                        ttfa.append(end["timings"]["ttfa_ms"])
+                        break
+
+    await asyncio.gather(*(client(i) for i in range(sessions)))
+    return ttfa, failures
+
+
+def _client_process(port: int, sessions: int, turns: int, results: Any) -> None:
+    results.put(asyncio.run(_clients(port, sessions, turns)))
+
+
+async def concurrent(sessions: int, turns: int) -> tuple[list[float], int, float, float]:
+    """`sessions` internal clients at once (in another process, so they do not share the server's event loop),
+    `turns` ws-echo turns each: the server-side TTFA (the runtime's overhead) and failed turns."""
+    compiled = compile_registry(load_registry(ROOT / "examples" / "voice-m2.yaml"))
+    values = {param_registry(compiled.namespace): compiled.to_json(),
+              param_phase(compiled.namespace): PhaseRecord(phase="Phase1_Week1", at="2026-05-01T00:00:00Z")
+              .model_dump_json()}
+    registry = RegistryClient(lambda: values, namespace=compiled.namespace, fallback_baseline=compiled.baseline)
+    server = create_server(RuntimeSettings(port=0), registry, InMemorySink())
+    await server.start()
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    process = ctx.Process(target=_client_process, args=(server.port, sessions, turns, results))
+    started = time.perf_counter()
+    cpu = time.process_time()
+    process.start()
+    try:
+        ttfa, failures = await asyncio.to_thread(results.get, True, 600)
+        await asyncio.to_thread(process.join, 30)
+    finally:
+        await server.stop()
+    return ttfa, failures, time.perf_counter() - started, time.process_time() - cpu
+
+
+async def main(turns: int, sessions: int) -> None:
     print(f"{turns} barge-ins and {turns} echo turns per scenario over loopback WebSocket, "
           f"Python {sys.version.split()[0]}")
     scenarios = {
@@ -115,9 +174,17 @@ async def main(turns: int) -> None:
         for name, values_ in await scenario(turns, reply):
             print(f"{name:58} {statistics.median(values_):8.3f} {pct(values_, 0.95):8.3f} "
                   f"{pct(values_, 0.99):8.3f} {max(values_):8.3f}")
+    ttfa, failures, seconds, cpu = await concurrent(sessions, 10)
+    print(f"\n{sessions} concurrent sessions x 10 ws-echo turns (200 ms utterances at speaking speed), "
+          f"{seconds:.1f} s wall, server process CPU {cpu:.1f} s, load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} CPUs, {failures} failed turns")
+    print(f"{'ws-echo TTFA under concurrency = runtime overhead (ms)':58} {statistics.median(ttfa):8.3f} "
+          f"{pct(ttfa, 0.95):8.3f} {pct(ttfa, 0.99):8.3f} {max(ttfa):8.3f}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--turns", type=int, default=200)
-    asyncio.run(main(parser.parse_args().turns))
+    parser.add_argument("--sessions", type=int, default=100)
+    args = parser.parse_args()
+    asyncio.run(main(args.turns, args.sessions))

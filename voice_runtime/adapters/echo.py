@@ -6,8 +6,9 @@ No inference at all, so a turn's TTFA through it measures the runtime and the tr
 from __future__ import annotations
 
 import asyncio
-from array import array
 from collections.abc import AsyncIterator
+
+import numpy as np
 
 from voice_runtime.adapters.base import (
     AudioChunk,
@@ -30,35 +31,34 @@ class Resampler:
     """
 
     def __init__(self) -> None:
-        self._carry = array("h")
+        self._carry = np.zeros(0, dtype=np.int32)
         self._odd_byte = b""
 
     def feed(self, pcm: bytes) -> bytes:
         data = self._odd_byte + pcm
         cut = len(data) - len(data) % 2
         self._odd_byte = data[cut:]
-        src = self._carry
-        src.frombytes(data[:cut])
-        out = array("h")
-        i = 0
-        while i + 2 < len(src):
-            a, b, c = src[i], src[i + 1], src[i + 2]
-            out.append(a)
-            out.append(round(a + 2 * (b - a) / 3))
-            out.append(round(b + (c - b) / 3))
-            i += 2
-        self._carry = src[i:]
+        # Vectorised: a pure-Python loop over samples costs ~100 us per 20 ms frame, which adds up to a saturated
+        # event loop at a hundred concurrent sessions.
+        src = np.concatenate((self._carry, np.frombuffer(data[:cut], dtype="<i2").astype(np.int32)))
+        pairs = max(0, (len(src) - 1) // 2)
+        a, b, c = src[0 : 2 * pairs : 2], src[1 : 2 * pairs : 2], src[2 : 2 * pairs + 1 : 2]
+        out = np.empty(3 * pairs, dtype="<i2")
+        out[0::3] = a
+        out[1::3] = np.rint(a + 2 * (b - a) / 3)
+        out[2::3] = np.rint(b + (c - b) / 3)
+        self._carry = src[2 * pairs :]
         return out.tobytes()
 
     def flush(self) -> bytes:
         """The tail (1 or 2 samples): held at the last value, since no successor follows."""
-        tail = self._carry.tobytes()
-        self._carry = array("h")
+        tail = self._carry.astype("<i2").tobytes()
+        self._carry = np.zeros(0, dtype=np.int32)
         self._odd_byte = b""
         if not tail:
             return b""
         out = self.feed(tail + tail[-2:] * 2)  # one complete pair plus its successor
-        self._carry = array("h")
+        self._carry = np.zeros(0, dtype=np.int32)
         return out
 
 
