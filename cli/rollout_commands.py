@@ -47,7 +47,15 @@ from control_plane.overrides import (
 from control_plane.rollout.decommission import decommission_steps, due_deprecations
 from control_plane.rollout.gates import approval_gate_for, param_approval_of
 from control_plane.rollout.machine import Step, active_phase, advance_step, rollback_target
-from control_plane.runbook import RunbookContext, emergency_map, guaranteed_at, map_json, render_runbook, verify
+from control_plane.runbook import (
+    RunbookContext,
+    emergency_map,
+    guaranteed_at,
+    map_json,
+    render_runbook,
+    resolve_subject,
+    verify,
+)
 from control_plane.status import StatusInput, build_status
 from registry.errors import GuardRefused, UsageError, VoiceCtlError
 from registry.live_state import (
@@ -354,17 +362,24 @@ def emergency_revert(
 
 @runbook_app.command("verify")
 def runbook_verify(
-    file: FileOpt = None, namespace: Namespace = None, json_out: JsonFlag = False,
-    endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
+    file: FileOpt = None, namespace: Namespace = None,
+    subjects: Annotated[int, typer.Option("--subjects", min=0, help="Also run the runtime's assignment for this "
+                                          "many synthetic callers per audience (0: skip).")] = 10000,
+    subject: Annotated[str | None, typer.Option("--subject", help="Which variant this caller gets now.")] = None,
+    internal: Annotated[bool, typer.Option("--internal", help="--subject is an internal caller.")] = False,
+    json_out: JsonFlag = False, endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
 ) -> None:
-    """Read back what a runtime resolves now (effective weights, external and internal) and check every pin
-    (override or runbook map) is honoured; exit 1 if not, or if a value does not parse (runtimes ignore it)."""
+    """Read back what a runtime resolves now: effective weights per audience (external, internal), the split the
+    runtime's own assignment gives synthetic callers (eligibility included), and that every pin (override or
+    runbook map) is honoured; exit 1 if not, or if a value does not parse (runtimes ignore it)."""
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
-    result = verify(live_store.read_live_state(ctx.ssm, ctx.namespace))
-    render.verification(ctx.out, result, json_out)
+    state = live_store.read_live_state(ctx.ssm, ctx.namespace)
+    result = verify(state, subjects=subjects)
+    resolved = resolve_subject(state, subject, internal=internal) if subject else None
+    render.verification(ctx.out, result, json_out, subject, resolved)
     if not result.ok:
         raise VoiceCtlError("verify failed: " + "; ".join(t for ok, t in result.checks if not ok),
-                            hint="rewrite the parameter named above, or run: voicectl runbook emergency-revert")
+                            hint="fix what is listed above (voicectl runbook prints the commands)")
 
 
 @runbook_app.command("clear")

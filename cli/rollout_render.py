@@ -179,18 +179,27 @@ def emergency(out: Output, name: str, pins: dict[str, int], version: int, writte
 
 def weights_table_from(v: Verification) -> Table:
     table = Table(title="What runtimes resolve", title_justify="left")
-    for col in ("variant", "external %", "internal %"):
+    cols = ["variant", "external %", "internal %"]
+    if v.sampled:
+        cols += ["sampled external %", "sampled internal %"]
+    for col in cols:
         table.add_column(col)
     for name in sorted(v.external):
-        table.add_row(name, f"{v.external[name]:g}", f"{v.internal.get(name, 0):g}")
+        row = [name, f"{v.external[name]:g}", f"{v.internal.get(name, 0):g}"]
+        if v.sampled:
+            row += [f"{v.sampled['external'].get(name, 0):g}", f"{v.sampled['internal'].get(name, 0):g}"]
+        table.add_row(*row)
     return table
 
 
-def verification(out: Output, v: Verification, json_out: bool) -> None:
+def verification(out: Output, v: Verification, json_out: bool, subject: str | None = None,
+                 resolved: str | None = None) -> None:
     if json_out:
-        out.data(v.to_dict())
+        out.data({**v.to_dict(), **({"subject": subject, "variant": resolved} if subject else {})})
         return
     out.show(weights_table_from(v))
+    if subject:
+        out.show(f"caller {escape(subject)} gets: [bold]{resolved}[/bold]")
     for ok, text in v.checks:
         out.show(f"  {'[green]✓[/green]' if ok else '[red]✗[/red]'} {escape(text)}")
     out.show("[green]OK[/green]: runtimes resolve what the pins say" if v.ok else "[red]NOT OK[/red]")

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from registry.assignment import AssignmentTable, Subject
 from registry.compiled import CompiledRegistry
 from registry.live_state import LiveState, effective_weights, param_runbook
 
@@ -44,19 +45,43 @@ class Verification:
     external: dict[str, float]
     internal: dict[str, float]
     checks: list[tuple[bool, str]] = field(default_factory=list)
+    sampled: dict[str, dict[str, float]] = field(default_factory=dict)  # audience -> variant -> % of subjects
 
     @property
     def ok(self) -> bool:
         return all(ok for ok, _ in self.checks)
 
     def to_dict(self) -> dict[str, object]:
-        return {"ok": self.ok, "external": self.external, "internal": self.internal,
+        return {"ok": self.ok, "external": self.external, "internal": self.internal, "sampled": self.sampled,
                 "checks": [{"ok": ok, "check": text} for ok, text in self.checks]}
 
 
-def verify(state: LiveState) -> Verification:
-    """What a runtime resolves from this state now, and whether every pin (override or map) is honoured."""
+def sample_assignment(state: LiveState, subjects: int, *, internal: bool) -> dict[str, float]:
+    """Percent of `subjects` synthetic callers each variant serves, through the runtime's own assignment
+    (eligibility included: internal-only, deprecated, SDK versions). Deterministic: subjects are numbered."""
+    if subjects <= 0:
+        return {}
+    fallback = state.registry.baseline if state.registry else "baseline"
+    table = AssignmentTable.from_state(state, fallback_baseline=fallback)
+    counts: dict[str, int] = {}
+    for i in range(subjects):
+        variant = table.assign(Subject(f"verify-{i}", internal))
+        counts[variant] = counts.get(variant, 0) + 1
+    return {v: round(100 * n / subjects, 2) for v, n in sorted(counts.items())}
+
+
+def resolve_subject(state: LiveState, subject: str, *, internal: bool) -> str:
+    """The variant a runtime serves `subject` on its next turn, from this state."""
+    fallback = state.registry.baseline if state.registry else "baseline"
+    return AssignmentTable.from_state(state, fallback_baseline=fallback).assign(Subject(subject, internal))
+
+
+def verify(state: LiveState, *, subjects: int = 0) -> Verification:
+    """What a runtime resolves from this state now, and whether every pin (override or map) is honoured; with
+    `subjects`, also through the runtime's assignment for that many synthetic callers per audience."""
     external, internal = effective_weights(state), effective_weights(state, internal=True)
+    sampled = {"external": sample_assignment(state, subjects, internal=False),
+               "internal": sample_assignment(state, subjects, internal=True)} if subjects else {}
     checks: list[tuple[bool, str]] = []
     if state.registry is None:
         checks.append((False, "no registry parameter: runtimes serve their last good copy, or the baseline"))
@@ -75,9 +100,12 @@ def verify(state: LiveState) -> Verification:
         if share == 0:
             served = max(external.get(variant, 0.0), internal.get(variant, 0.0))
             checks.append((served == 0, f"{variant} pinned to 0%: runtimes serve it {served:g}%"))
+            if sampled:
+                hit = max(sampled["external"].get(variant, 0.0), sampled["internal"].get(variant, 0.0))
+                checks.append((hit == 0, f"{variant}: {hit:g}% of {subjects} sampled callers per audience"))
         else:
             checks.append((True, f"{variant} pinned to {share}%: runtimes serve it {external.get(variant, 0):g}%"))
-    return Verification(external, internal, checks)
+    return Verification(external, internal, checks, sampled)
 
 
 @dataclass(frozen=True)

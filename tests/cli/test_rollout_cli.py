@@ -329,8 +329,10 @@ def test_runbook_emergency_revert_verify_and_clear(example) -> None:  # type: ig
         '{"sonic-unified": 0, "transcribe-polly-baseline": 100}')
     written = datetime.fromisoformat(result["written_at"])
     assert datetime.fromisoformat(result["all_runtimes_by"]) - written == timedelta(seconds=30)
-    verified = cli.json("runbook", "verify", "-n", NS)
+    verified = cli.json("runbook", "verify", "-n", NS, "--subject", "caller-7")
     assert verified["ok"] and verified["external"]["sonic-unified"] == 0.0
+    assert verified["sampled"]["external"] == {"transcribe-polly-baseline": 100.0}
+    assert verified["variant"] == "transcribe-polly-baseline"
     assert cli("advance", f, "--json")[0] == 3  # the map holds the rollout
     assert "emergency revert" in cli.json("history", "-n", NS)[-1]["action"] + cli.json(
         "history", "-n", NS)[-1]["reason"]

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from control_plane.runbook import RunbookContext, emergency_map, guaranteed_at, map_json, render_runbook, verify
+from control_plane.runbook import (
+    RunbookContext,
+    emergency_map,
+    guaranteed_at,
+    map_json,
+    render_runbook,
+    resolve_subject,
+    verify,
+)
 from registry.compiled import CompiledRegistry, compile_registry
 from registry.live_state import LiveState, OverrideRecord, PhaseRecord
 from registry.loader import load_registry
@@ -85,3 +93,23 @@ def test_verify_flags_a_deprecated_baseline(compiled: CompiledRegistry) -> None:
     result = verify(state)
     assert not result.ok
     assert "the baseline transcribe-polly-baseline is deprecated" in result.checks[0][1]
+
+
+def test_verify_samples_the_runtimes_own_assignment(compiled: CompiledRegistry) -> None:
+    state = LiveState(registry=compiled, phase=PhaseRecord(phase="Phase4_Week6", at=T0))
+    split = verify(state, subjects=4000).sampled["external"]
+    assert set(split) == {"sonic-unified", "transcribe-polly-baseline"}
+    assert abs(split["sonic-unified"] - 50) < 3  # 50/50 phase
+    reverted = verify(state.model_copy(update={"runbook": {"sonic-unified": 0, "transcribe-polly-baseline": 100}}),
+                      subjects=4000)
+    assert reverted.ok and reverted.sampled["external"] == {"transcribe-polly-baseline": 100.0}
+    assert any("0% of 4000 sampled callers" in text for _, text in reverted.checks)
+
+
+def test_internal_only_variant_reaches_internal_callers_only(compiled: CompiledRegistry) -> None:
+    state = LiveState(registry=compiled, phase=PhaseRecord(phase="PathB_CSM_Internal", at=T0))
+    result = verify(state, subjects=500)
+    assert result.sampled["internal"] == {"sesame-csm1b": 100.0}
+    assert result.sampled["external"] == {"transcribe-polly-baseline": 100.0}
+    assert resolve_subject(state, "caller-1", internal=True) == "sesame-csm1b"
+    assert resolve_subject(state, "caller-1", internal=False) == "transcribe-polly-baseline"
