@@ -110,7 +110,7 @@ class RegistryClient:
         if (self._task is not None and not self._task.done()) or now < self._next_attempt:
             return
         try:
-            self._task = asyncio.get_running_loop().create_task(self.refresh())
+            self._task = asyncio.get_running_loop().create_task(self._refresh_now())
         except RuntimeError:  # no event loop (a synchronous caller): the copy is served as is
             return
 
@@ -129,7 +129,16 @@ class RegistryClient:
                 self._threads_running -= 1
 
     async def refresh(self) -> bool:
-        """Fetch and swap in a new copy now; False (and the last good copy kept) when SSM fails or hangs."""
+        """Fetch and swap in a new copy now; False (and the last good copy kept) when SSM fails or hangs.
+
+        A refresh already in flight (started by a turn) is joined rather than doubled."""
+        task = self._task
+        if task is not None and not task.done():
+            return await asyncio.shield(task)
+        self._task = asyncio.get_running_loop().create_task(self._refresh_now())
+        return await asyncio.shield(self._task)
+
+    async def _refresh_now(self) -> bool:
         started = self._clock()
         self._next_attempt = started + self._retry_seconds
         if self._threads_running > 0:

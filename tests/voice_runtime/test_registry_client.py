@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 
@@ -182,3 +183,20 @@ async def test_runbook_map_written_into_moto_ssm_routes_every_new_turn_to_baseli
         await client.settle()
     assert routed_at is not None and routed_at <= 30
     assert {client.table().assign(s) for s in SUBJECTS} == {BASELINE}
+
+
+async def test_a_refresh_in_flight_is_joined_not_doubled(clock: FakeClock, flaky: Flaky) -> None:
+    gate = threading.Event()
+    original = flaky.__call__
+
+    def slow() -> dict[str, str]:
+        gate.wait(5)
+        return original()
+
+    client = client_for(slow, clock)
+    client.table()  # a turn starts a background refresh
+    joined = asyncio.get_running_loop().create_task(client.refresh())  # the loop's periodic refresh meanwhile
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await joined is True
+    assert flaky.calls == 1 and client.status().failures == 0 and client.status().last_error is None
