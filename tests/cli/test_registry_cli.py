@@ -1,7 +1,8 @@
 """voicectl validate / compile / explain / schema / cost, end to end.
 
-Exit codes and "no traceback" are checked through the real console script (subprocess), because the mapping of
-errors to exit codes lives in cli.app.main; output details go through typer's CliRunner, in-process.
+The mapping of errors to exit codes lives in cli.app.main, so exit codes and "no traceback" are checked through
+main() in-process (and twice through the real console script, in a subprocess, which is slow to start); output
+details go through typer's CliRunner.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.app import app
+from cli.app import app, main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "voice-m2.yaml"
@@ -25,6 +26,18 @@ runner = CliRunner()
 def voicectl(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(VOICECTL), *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", "NO_COLOR": "1"})
+
+
+def run_main(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str | Path) -> tuple[
+        int, str, str]:
+    """Run the console entry point in-process: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["voicectl", *map(str, args)])
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as done:
+        main()
+    out, err = capsys.readouterr()
+    code = done.value.code
+    return (code if isinstance(code, int) else 0 if code is None else 1), out, err
 
 
 @pytest.fixture
@@ -42,14 +55,15 @@ def line_of(path: Path, needle: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
-def test_validate_example_exits_0() -> None:
-    done = voicectl("validate", EXAMPLE)
-    assert done.returncode == 0, done.stderr
-    assert "voice-m2.yaml: valid (0 error(s), 0 warning(s))" in done.stdout
+def test_validate_example_exits_0(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run_main(capsys, monkeypatch, "validate", EXAMPLE)
+    assert code == 0
+    assert "voice-m2.yaml: valid (0 error(s), 0 warning(s))" in out
 
 
 def test_validate_bad_file_exits_1_with_locations_and_no_traceback(bad_file: Path) -> None:
-    done = voicectl("validate", bad_file, EXAMPLE)  # several files in one run: the good one is still checked
+    # Through the real console script: several files in one run, the good one is still checked.
+    done = voicectl("validate", bad_file, EXAMPLE)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr + done.stdout
     stat_line, weight_line = line_of(bad_file, "statistic: P95"), line_of(bad_file, "sonic-unified: 26")
@@ -61,29 +75,42 @@ def test_validate_bad_file_exits_1_with_locations_and_no_traceback(bad_file: Pat
     assert "voice-m2.yaml: valid (0 error(s), 0 warning(s))" in done.stdout
 
 
-@pytest.mark.parametrize("args", [["validate"], ["validate", "--bogus", "x.yaml"], ["compile"], ["nosuchcommand"]],
-                         ids=["missing-argument", "unknown-option", "compile-without-file", "unknown-command"])
-def test_usage_errors_exit_2(args: list[str]) -> None:
-    done = voicectl(*args)
+@pytest.mark.parametrize(("args", "message"), [
+    (["validate"], "Missing argument 'files'"), (["validate", "--bogus", "x.yaml"], "No such option: --bogus"),
+    (["compile"], "Missing argument 'file'"), (["nosuchcommand"], "No such command 'nosuchcommand'"),
+], ids=["missing-argument", "unknown-option", "compile-without-file", "unknown-command"])
+def test_usage_errors_exit_2(args: list[str], message: str, capsys: pytest.CaptureFixture[str],
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = run_main(capsys, monkeypatch, *args)
+    assert code == 2
+    assert "Traceback" not in err
+    assert "Usage:" in err
+    assert message in err
+
+
+def test_usage_error_through_the_console_script() -> None:
+    done = voicectl("validate", "--bogus", "x.yaml")
     assert done.returncode == 2
+    assert "No such option: --bogus" in done.stderr
     assert "Traceback" not in done.stderr
-    assert "Usage: voicectl" in done.stderr
 
 
-def test_compile_bad_file_exits_1_without_traceback(bad_file: Path, tmp_path: Path) -> None:
+def test_compile_bad_file_exits_1_without_traceback(bad_file: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "plan.json"
-    done = voicectl("compile", bad_file, "--out", out)
-    assert done.returncode == 1
-    assert "Traceback" not in done.stderr
-    assert "error: 2 error(s) in registry; fix the lines listed above and run voicectl validate" in done.stderr
+    code, _, err = run_main(capsys, monkeypatch, "compile", bad_file, "--out", out)
+    assert code == 1
+    assert "Traceback" not in err
+    assert "error: 2 error(s) in registry; fix the lines listed above and run voicectl validate" in err
     assert not out.exists(), "nothing is written for an invalid file"
 
 
-def test_compile_missing_file_exits_1() -> None:
-    done = voicectl("compile", "no/such/file.yaml")
-    assert done.returncode == 1
-    assert "no/such/file.yaml:1:1: error: cannot read the file: No such file or directory" in done.stderr
-    assert "Traceback" not in done.stderr
+def test_compile_missing_file_exits_1(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = run_main(capsys, monkeypatch, "compile", "no/such/file.yaml")
+    assert code == 1
+    assert "no/such/file.yaml:1:1: error: cannot read the file: No such file or directory" in err
+    assert "Traceback" not in err
 
 
 def test_validate_json_reports_every_diagnostic(bad_file: Path) -> None:
@@ -169,11 +196,13 @@ def test_cost_at_another_volume() -> None:
     assert totals["sesame-csm1b"] == 3301.4
 
 
-def test_cost_without_pricing_is_a_usage_error(tmp_path: Path) -> None:
+def test_cost_without_pricing_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     text = EXAMPLE.read_text()
     path = tmp_path / "nopricing.yaml"
     path.write_text(text[: text.index("# The memo's cost model")])
-    done = voicectl("cost", path)
-    assert done.returncode == 2
-    assert "has no pricing: section" in done.stderr
-    assert "Traceback" not in done.stderr
+    code, _, err = run_main(capsys, monkeypatch, "cost", path)
+    assert code == 2
+    assert "has no pricing: section" in err
+    assert "next step: add pricing: (see examples/voice-m2.yaml)" in err
+    assert "Traceback" not in err
