@@ -10,6 +10,7 @@ revert handler in-process. Only time is simulated.
 from __future__ import annotations
 
 import asyncio
+import json
 import queue
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +62,15 @@ def apply_example(clients: Clients, example: Path) -> Any:
     return registry
 
 
+def subscribe_queue(clients: Clients, topic: str) -> str:
+    """An SQS queue subscribed to `topic`, standing in for the on-call's e-mail."""
+    sqs = clients.client("sqs")
+    url = sqs.create_queue(QueueName=f"{topic}-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients.sns.subscribe(TopicArn=f"arn:aws:sns:us-east-1:123456789012:{topic}", Protocol="sqs", Endpoint=arn)
+    return str(url)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("registry_file", "refresh_lead"),
@@ -75,6 +85,7 @@ def test_p95_breach_reverts_and_every_subject_gets_the_baseline(aws_endpoint: st
                                                                  refresh_lead: int) -> None:
     clients = Clients(endpoint_url=aws_endpoint, region="us-east-1")
     registry = apply_example(clients, registry_file or example_path)
+    queue_url = subscribe_queue(clients, "voice-m2-oncall")
     ns = registry.namespace
     period = registry.alarms["VoiceM2_P95_Breach"].period
     clock = FakeClock(T0)
@@ -126,6 +137,13 @@ def test_p95_breach_reverts_and_every_subject_gets_the_baseline(aws_endpoint: st
     assert 0 <= alarm_to_baseline <= registry.cache_ttl_seconds  # memo: RTO < 60 s
     if refresh_lead == 1 and registry_file is None:  # just refreshed: it waits the refresh interval (ttl/2)
         assert alarm_to_baseline == registry.cache_ttl_seconds / 2
+    # On-call got both messages: CloudWatch's own alarm notification and the handler's "what was reverted".
+    sqs = clients.client("sqs")
+    got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    bodies = sorted(json.loads(m["Body"])["Message"] for m in got)
+    assert len(bodies) == 2
+    assert any(b.startswith("VoiceM2_P95_Breach is ALARM: Threshold Crossed") for b in bodies)
+    assert any(json.loads(b).get("NewStateValue") == "ALARM" for b in bodies if b.startswith("{"))
     [described] = clients.cloudwatch.describe_alarms(AlarmNames=["VoiceM2_P95_Breach"])["MetricAlarms"]
     assert described["StateValue"] == "ALARM"
     assert described["StateReason"].startswith("Threshold Crossed: 2 out of the last 2 datapoints")
@@ -138,8 +156,6 @@ def test_p95_breach_reverts_and_every_subject_gets_the_baseline(aws_endpoint: st
 def test_lambda_entry_point_against_the_embedded_endpoint(aws_endpoint: str, example_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     # The deployed handler is configured by environment only; AWS_ENDPOINT_URL points boto3 at moto's server.
-    import json
-
     from control_plane.alarms import handler as handler_module
 
     clients = Clients(endpoint_url=aws_endpoint, region="us-east-1")
