@@ -14,6 +14,7 @@ completes within `timeout`, so every turn starting later than ttl/2 + timeout af
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -106,8 +107,8 @@ class RegistryClient:
     def state(self) -> LiveState | None:
         return self._state
 
-    def _kick(self, now: float) -> None:
-        if (self._task is not None and not self._task.done()) or now < self._next_attempt:
+    def _kick(self, now: float, *, force: bool = False) -> None:
+        if (self._task is not None and not self._task.done()) or (now < self._next_attempt and not force):
             return
         try:
             self._task = asyncio.get_running_loop().create_task(self._refresh_now())
@@ -129,12 +130,11 @@ class RegistryClient:
                 self._threads_running -= 1
 
     async def refresh(self) -> bool:
-        """Fetch and swap in a new copy now; False (and the last good copy kept) when SSM fails or hangs.
-
-        A refresh already in flight (started by a turn) is joined rather than doubled."""
-        task = self._task
-        if task is not None and not task.done():
-            return await asyncio.shield(task)
+        """Fetch and swap in a new copy now (a fetch that starts after this call, so it sees every write made
+        before it); False, with the last good copy kept, when SSM fails or hangs."""
+        while self._task is not None and not self._task.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._task)
         self._task = asyncio.get_running_loop().create_task(self._refresh_now())
         return await asyncio.shield(self._task)
 
@@ -185,7 +185,9 @@ class RegistryClient:
     async def run(self, sleep: Sleep = asyncio.sleep) -> None:
         """Refresh every ttl/2 for ever (the server runs this as a task so idle periods do not age the copy)."""
         while True:
-            await self.refresh()
+            # Join a fetch a turn already started instead of doubling it.
+            self._kick(self._clock(), force=True)
+            await self.settle()
             await sleep(max(self.ttl * REFRESH_AHEAD, 0.05))
 
     # --- staleness -------------------------------------------------------------------------------------------------

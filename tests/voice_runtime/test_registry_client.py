@@ -185,7 +185,7 @@ async def test_runbook_map_written_into_moto_ssm_routes_every_new_turn_to_baseli
     assert {client.table().assign(s) for s in SUBJECTS} == {BASELINE}
 
 
-async def test_a_refresh_in_flight_is_joined_not_doubled(clock: FakeClock, flaky: Flaky) -> None:
+async def test_the_periodic_loop_joins_a_refresh_in_flight(clock: FakeClock, flaky: Flaky) -> None:
     gate = threading.Event()
     original = flaky.__call__
 
@@ -193,10 +193,34 @@ async def test_a_refresh_in_flight_is_joined_not_doubled(clock: FakeClock, flaky
         gate.wait(5)
         return original()
 
+    async def stop_after_first(seconds: float) -> None:
+        raise RuntimeError("stop")
+
     client = client_for(slow, clock)
     client.table()  # a turn starts a background refresh
-    joined = asyncio.get_running_loop().create_task(client.refresh())  # the loop's periodic refresh meanwhile
+    loop_task = asyncio.get_running_loop().create_task(client.run(sleep=stop_after_first))
     await asyncio.sleep(0.01)
     gate.set()
-    assert await joined is True
+    with pytest.raises(RuntimeError, match="stop"):
+        await loop_task
     assert flaky.calls == 1 and client.status().failures == 0 and client.status().last_error is None
+
+
+async def test_refresh_sees_writes_made_before_it_even_with_a_fetch_in_flight(clock: FakeClock, flaky: Flaky) -> None:
+    gate = threading.Event()
+    original = flaky.__call__
+
+    def slow() -> dict[str, str]:
+        snapshot = original()  # reads SSM first, then is slow to return
+        gate.wait(5)
+        return snapshot
+
+    client = client_for(slow, clock)
+    client.table()  # a fetch in flight, holding the old phase
+    await asyncio.sleep(0.01)
+    flaky.values[f"{NS}/rollout/phase"] = phase_value("Phase1_Week1")
+    refreshed = asyncio.get_running_loop().create_task(client.refresh())
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await refreshed is True
+    assert client.status().phase == "Phase1_Week1" and flaky.calls == 2
