@@ -135,3 +135,35 @@ def test_two_people_moving_the_phase_at_once_are_told(
     assert "carol" in result.stderr
     # both moves are in the audit log
     assert len(live_store.parameter_history(ssm, param_phase(NS))) == 3
+
+
+def test_the_real_revert_handler_firing_during_an_advance_is_not_lost(
+    ssm: Any, aws_endpoint: str, example_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json as jsonlib
+
+    from control_plane.alarms.handler import HandlerConfig, handle
+
+    root = Path(__file__).resolve().parents[1]
+    event = jsonlib.loads((root / "fixtures" / "alarm_events" / "eventbridge_state_change.json").read_text())
+    clients = {name: boto3.client(name, endpoint_url=aws_endpoint, region_name="us-east-1")
+               for name in ("sns", "codedeploy")}
+    live_store.put_record(ssm, param_phase(NS), PhaseRecord(phase="Phase3_Week4", at=T0))
+    real_put_record = live_store.put_record
+    outcomes: list[dict[str, Any]] = []
+
+    def alarm_fires_first(client: Any, name: str, record: Any, **kw: Any) -> int:
+        if name == param_phase(NS) and record.phase == "Phase3_Week5":
+            outcomes.append(handle(event, ssm=ssm, sns=clients["sns"], codedeploy=clients["codedeploy"],
+                                   config=HandlerConfig(NS), clock=lambda: T0 + timedelta(days=3)))
+        return real_put_record(client, name, record, **kw)
+
+    monkeypatch.setattr(live_store, "put_record", alarm_fires_first)
+    env = {"AWS_ENDPOINT_URL": aws_endpoint, "VOICECTL_NOW": (T0 + timedelta(days=3)).isoformat()}
+    result = CliRunner().invoke(app, ["advance", str(example_path), "--force", "--reason", "ramp"], env=env)
+    assert result.exit_code == 0, result.output
+    assert outcomes and outcomes[0]["results"][0]["overrides_written"][0]["variant"] == "sonic-unified"
+    state = live_store.read_live_state(ssm, NS)
+    assert state.phase is not None and state.phase.phase == "Phase3_Week5"
+    assert state.overrides["sonic-unified"].alarm == "VoiceM2_P95_Breach"
+    assert effective_weights(state)["sonic-unified"] == 0.0
