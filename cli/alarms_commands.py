@@ -19,8 +19,7 @@ from registry.errors import RegistryInvalid, UsageError
 from registry.loader import load_file
 from registry.model import Registry
 
-alarms_app = typer.Typer(help="Alarm states, and when a registry's alarms would have fired on a metric history.",
-                         no_args_is_help=True)
+alarms_app = typer.Typer(help="Alarm states, and when a registry's alarms would have fired on a metric history.")
 
 _STATE_STYLE = {"ALARM": "bold red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
 
@@ -74,6 +73,19 @@ def list_cmd(
     firing = [r.name for r in rows if r.state == "ALARM"]
     if firing:
         out.hint(f"firing: {', '.join(firing)}; see what was reverted with: voicectl status FILE")
+
+
+@alarms_app.callback(invoke_without_command=True)
+def alarms_default(
+    ctx: typer.Context,
+    json_out: JsonFlag = False,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Alarm states (`voicectl alarms` alone is `voicectl alarms list`), and backtests of a registry's alarms."""
+    if ctx.invoked_subcommand is None:
+        list_cmd(None, None, json_out, endpoint_url, region, profile)
 
 
 def _actions(row: AlarmRow) -> str:

@@ -104,6 +104,8 @@ def test_list_shows_states_from_describe_alarms(aws_endpoint: str, monkeypatch: 
     assert code == 0 and "VoiceM2_P95_Breach" in out and "ALARM" in out
     assert "VoiceM2_TTFA_Regression" not in out
     assert "firing: VoiceM2_P95_Breach" in err
+    code, out, _ = voicectl(monkeypatch, capsys, "alarms", "--json")  # the group alone lists every alarm
+    assert code == 0 and len(json.loads(out)) == 4
     code, out, _ = voicectl(monkeypatch, capsys, "alarms", "list", str(EXAMPLE), "--prefix", "VoiceM2_P95", "--json")
     assert [r["name"] for r in json.loads(out)] == ["VoiceM2_P95_Breach"]
 
