@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -91,6 +91,12 @@ class CloudWatchMetricSource:
         return Observation(_combine(query.statistic, values, weights), total, note)
 
 
+def _utc(text: str) -> datetime:
+    """ISO 8601; a timestamp without an offset is UTC (as CloudWatch's are)."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Sample:
     namespace: str
@@ -123,8 +129,8 @@ class SampleMetricSource:
         try:
             text = path.read_text(encoding="utf-8").strip()
             rows = json.loads(text) if text.startswith("[") else [json.loads(ln) for ln in text.splitlines() if ln]
-            return cls([Sample(r["namespace"], r["metric"], r.get("dimensions", {}),
-                               datetime.fromisoformat(r["timestamp"]), float(r["value"])) for r in rows])
+            return cls([Sample(r["namespace"], r["metric"], r.get("dimensions", {}), _utc(r["timestamp"]),
+                               float(r["value"])) for r in rows])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise UsageError(f"cannot read metric samples from {path}: {exc}",
                              hint='one JSON object per line: {"namespace": ..., "metric": ..., "dimensions": {...}, '

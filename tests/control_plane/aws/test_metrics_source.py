@@ -137,3 +137,11 @@ def test_period_covers_the_window_in_accepted_granularity(hours: float, period: 
     from control_plane.aws.metrics_source import cloudwatch_period
 
     assert cloudwatch_period(Window(T0, T0 + timedelta(hours=hours))) == period
+
+
+def test_sample_file_timestamps_without_offset_are_utc(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text('[{"namespace": "NS", "metric": "M", "timestamp": "2026-05-01T09:30:00", "value": 7}]')
+    source = metric_source(f"samples:{path}", clients=None)
+    q = MetricQuery("NS", "M", {}, "Maximum", Window(T0, T0 + timedelta(hours=1)))
+    assert source.observe(q).value == 7.0
