@@ -30,26 +30,25 @@ def set_nodelay_to(host: str, port: int) -> int:
     """
     changed = 0
     try:
-        descriptors = os.listdir("/proc/self/fd")
-    except OSError:
+        descriptors = [int(name) for name in os.listdir("/proc/self/fd")]
+    except (OSError, ValueError):
         return 0
-    for name in descriptors:
-        with contextlib.suppress(OSError, ValueError):
-            fd = int(name)
-            for family in (socket.AF_INET, socket.AF_INET6):
-                try:
-                    sock = socket.socket(fileno=os.dup(fd))
-                except OSError:
-                    break
-                try:
-                    if sock.family == family and sock.type == socket.SOCK_STREAM:
-                        peer = sock.getpeername()
-                        if peer[1] == port and peer[0] in {host, f"::ffff:{host}"}:
-                            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                            changed += 1
-                finally:
-                    sock.close()
-                break
+    for fd in descriptors:
+        try:
+            duplicate = os.dup(fd)
+        except OSError:
+            continue
+        try:
+            sock = socket.socket(fileno=duplicate)  # owns `duplicate` from here on
+        except OSError:
+            os.close(duplicate)  # not a socket
+            continue
+        with sock, contextlib.suppress(OSError):
+            if sock.type == socket.SOCK_STREAM and sock.family in (socket.AF_INET, socket.AF_INET6):
+                peer = sock.getpeername()
+                if peer[1] == port and peer[0] in {host, f"::ffff:{host}"}:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    changed += 1
     return changed
 
 

@@ -7,6 +7,9 @@
 * SageMaker InvokeEndpointWithResponseStream: CSM-1B's 24 kHz PCM in `PayloadPart` events whose sizes are odd on
   purpose (a part may end mid-sample, as a real model server's may).
 
+moto is not used for these: its Polly SynthesizeSpeech answers 8 zero bytes whatever the text (no audio, no
+latency), and it has no ConverseStream or SageMaker response stream.
+
 Faults: THROTTLE answers 429 ThrottlingException; STREAM_ERROR sends the service's modelled stream error mid-way;
 MODEL_TIMEOUT answers 424 ModelTimeout / ModelStreamError; STALL stops sending and leaves the response open.
 """

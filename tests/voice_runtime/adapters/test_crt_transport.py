@@ -30,3 +30,12 @@ def test_deep_copy_keeps_the_trusted_certificate(tmp_path) -> None:  # type: ign
     client = TrustingCRTHTTPClient(pem)
     clone = copy.deepcopy(client)
     assert isinstance(clone, TrustingCRTHTTPClient) and clone._ca_pem == pem
+
+
+def test_scanning_descriptors_leaks_none() -> None:
+    import os
+
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        set_nodelay_to("127.0.0.1", 9)
+    assert len(os.listdir("/proc/self/fd")) == before
