@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,6 +13,9 @@ from cli.options import JsonFlag, RegistryFile
 from cli.output import Output
 from registry.errors import RegistryInvalid
 from registry.loader import load_file
+
+if TYPE_CHECKING:  # infra imports aws_cdk (starts node): only when the command runs
+    from infra.synth import SynthReport
 
 infra_app = typer.Typer(help="Deploy with AWS CDK: synthesise the control-plane and runtime stacks from a registry.",
                         no_args_is_help=True)
@@ -23,6 +26,9 @@ def synth(
     file: RegistryFile,
     out: Annotated[Path, typer.Option("--out", help="Cloud assembly directory (what `cdk deploy --app` takes).")]
     = Path("cdk.out"),
+    schema_check: Annotated[bool, typer.Option(
+        "--schema-check/--no-schema-check",
+        help="CDK's CloudFormation schema validation of the templates (most of the synthesis time).")] = True,
     json_out: JsonFlag = False,
 ) -> None:
     """Synthesise both stacks from FILE and check them with cdk-nag (AwsSolutions).
@@ -40,9 +46,10 @@ def synth(
     # jsii starts node on first import of aws_cdk: silence its node 20 banner, and keep `voicectl` itself fast
     # (and usable in the relay container, which has no CDK) by importing infra only here.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from infra.settings import InfraSettings
     from infra.synth import NagFindingsRemain, synthesize
 
-    report = synthesize(result.registry, outdir=out)
+    report = synthesize(result.registry, outdir=out, settings=InfraSettings(cfn_schema_validation=schema_check))
     if json_out:
         out_.data(report.to_dict())
     else:
@@ -53,10 +60,7 @@ def synth(
                                      "(infra.nag.acknowledge)")
 
 
-def _render(report: object, out: Output) -> None:
-    from infra.synth import SynthReport
-
-    assert isinstance(report, SynthReport)
+def _render(report: SynthReport, out: Output) -> None:
     for stack in report.stacks:
         table = Table(title=f"{stack.name}: {stack.resource_total} resources", title_justify="left")
         table.add_column("type")

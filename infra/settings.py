@@ -44,9 +44,9 @@ class InfraSettings:
     # which is fine for a first deploy behind a test domain only: audio would cross the internet unencrypted.
     relay_certificate_arn: str | None = None
     log_retention_days: int = 30
-    # CDK's built-in CloudFormation schema validation of the templates at synthesis. It costs ~10 s of the ~13 s
-    # an in-process synthesis takes (measured, bench/bench_synth.py), so the test suite turns it off for every
-    # synthesis but one; the CLI and `cdk synth` keep it on.
+    # CDK's built-in CloudFormation schema validation of the templates at synthesis. It is most of an in-process
+    # synthesis (measured with bench/bench_synth.py: ~9 s of ~13 s on an idle 2-CPU machine), so the test suite
+    # turns it off for every synthesis but one; the CLI (unless --no-schema-check) and `cdk synth` keep it on.
     cfn_schema_validation: bool = True
     # API Gateway refuses WebSocket access logging until the *account* has a CloudWatch Logs role. The runtime
     # stack sets one (AWS::ApiGateway::Account); turn this off where the account's role is managed elsewhere.

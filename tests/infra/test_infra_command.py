@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 import tests.infra.conftest  # noqa: F401  (sets the jsii environment before aws_cdk is imported)
 from cli.app import app
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, ROOT
 
 
 def test_synth_writes_the_assembly_and_summarises_it(tmp_path: Path) -> None:
@@ -39,3 +41,9 @@ def test_invalid_registry_exits_1_with_its_location(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["infra", "synth", str(bad), "--out", str(tmp_path / "o")])
     assert result.exit_code == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_voicectl_starts_without_importing_cdk() -> None:
+    # The relay container installs no CDK, and every voicectl command would otherwise pay for starting node.
+    probe = "import sys, cli.app; sys.exit(int(any(m.split('.')[0] in ('aws_cdk', 'infra') for m in sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", probe], cwd=ROOT, timeout=60).returncode == 0
