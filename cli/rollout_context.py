@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from cli.options import clients_from
 from cli.output import Output
+from cli.registry_commands import print_diagnostic
 from control_plane.aws import live_store
 from control_plane.aws.metrics_source import MetricQuery, alarm_states, metric_source
 from control_plane.aws.session import Clients
@@ -88,7 +89,7 @@ def make_ctx(file: Path | None, namespace: str | None, endpoint: str | None, reg
     if file is not None:
         loaded = load_file(file)
         for d in loaded.diagnostics:  # printed here: the CLI's error handler only prints the summary
-            (out.warning if d.severity == "warning" else out.error)(str(d))
+            print_diagnostic(out, d)
         if loaded.registry is None:
             raise RegistryInvalid(loaded.diagnostics)
         policy = loaded.registry

@@ -428,3 +428,11 @@ def test_status_rollback_and_emergency_work_when_the_active_phase_was_removed(sm
     assert cli.json("runbook", "emergency-revert", "--reason", "lost", "-n", "/test/small")["value"] == {
         "sonic": 0, "base": 100}
     assert cli.json("rollback", "-n", "/test/small", "--to", "P1")["to"] == "P1"
+
+
+def test_an_invalid_file_is_reported_line_by_line_with_exit_1(aws_endpoint: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nnamespace: bad\n")
+    code, _, err = Cli(aws_endpoint, bad)("advance", str(bad))
+    assert code == 1
+    assert f"{bad}:2:12: error: namespace must be an SSM path" in " ".join(err.split())
