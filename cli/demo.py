@@ -19,7 +19,7 @@ from registry.errors import VoiceCtlError
 from voice_runtime.embedded.plot import demo_timeline
 from voice_runtime.embedded.report import DemoRecord, Event, event_lines, fmt_ms, phase_rows, summary, write_json
 from voice_runtime.embedded.scenario import REVERT_ALARM, DemoScenario, ScenarioConfig
-from voice_runtime.embedded.stack import DEMO_REGISTRY, EmbeddedStack, StackConfig
+from voice_runtime.embedded.stack import DEMO_REGISTRY, EmbeddedStack, NovaSonicPath, StackConfig
 
 DEFAULT_OUT = Path("out/demo")
 KIND_STYLE = {"phase": "green", "inject": "bold red", "alarm": "red", "override": "magenta", "gate": "cyan"}
@@ -85,8 +85,9 @@ def _summary_tables(record: DemoRecord, doc: dict[str, Any]) -> Group:
     return Group(phases, ttfa, alarms, outcome, checks)
 
 
-async def _run(file: Path, out_dir: Path, out: Output) -> tuple[DemoRecord, dict[str, Any], list[Path]]:
-    stack = EmbeddedStack(StackConfig(registry_file=file))
+async def _run(file: Path, out_dir: Path, out: Output, nova_sonic: NovaSonicPath) -> tuple[DemoRecord, dict[str, Any],
+                                                                                          list[Path]]:
+    stack = EmbeddedStack(StackConfig(registry_file=file, nova_sonic=nova_sonic))
     started = time.time()
     info = await stack.start()
     out.hint(f"embedded stack up in {time.time() - started:.1f}s: AWS endpoint {info.aws_endpoint_url}, "
@@ -126,6 +127,9 @@ def demo(
     = DEMO_REGISTRY,
     out_dir: Annotated[Path, typer.Option("--out", help="Where the JSON report and the PNG timeline go.")]
     = DEFAULT_OUT,
+    nova_sonic: Annotated[NovaSonicPath, typer.Option(
+        "--nova-sonic", help="emulated: the in-process emulated backend (light, the default); protocol: the real "
+        "Nova Sonic relay (aws_sdk_bedrock_runtime over HTTP/2 + TLS) to the protocol-level emulator.")] = "emulated",
     json_out: JsonFlag = False,
 ) -> None:
     """Run a whole canary with an automatic revert on the embedded stack (no AWS account; about a minute).
@@ -137,7 +141,7 @@ def demo(
     timeline and a summary, writes out/demo/report.json and out/demo/timeline.png. Exit 0 only if every check held.
     """
     out = Output(json_mode=json_out)
-    record, doc, paths = asyncio.run(_run(file, out_dir, out))
+    record, doc, paths = asyncio.run(_run(file, out_dir, out, nova_sonic))
     if json_out:
         out.data({**doc, "files": [str(p) for p in paths]})
     else:

@@ -22,7 +22,7 @@ from cli.options import JsonFlag
 from cli.output import Output
 from registry.errors import UsageError, VoiceCtlError
 from voice_runtime.embedded.plot import loadtest_latency
-from voice_runtime.embedded.stack import DEMO_REGISTRY, EmbeddedStack, StackConfig, StackInfo
+from voice_runtime.embedded.stack import DEMO_REGISTRY, EmbeddedStack, NovaSonicPath, StackConfig, StackInfo
 from voice_runtime.loadtest import LoadReport, LoadTestConfig, run_loadtest
 
 local_app = typer.Typer(help="The embedded stack: moto as AWS, the runtime, emulated backends, local alarms.",
@@ -90,6 +90,9 @@ def up(
                                                  "(JSON lines) for voicectl advance --metrics-from samples:PATH.")]
     = Path("out/local/metrics.jsonl"),
     reply_seconds: Annotated[float, typer.Option("--reply-seconds", help="Length of emulated replies.")] = 0.6,
+    nova_sonic: Annotated[NovaSonicPath, typer.Option(
+        "--nova-sonic", help="emulated: in-process emulated backend; protocol: the real Nova Sonic relay to the "
+        "protocol-level emulator (HTTP/2 + TLS).")] = "emulated",
     json_ready: Annotated[bool, typer.Option("--json", help="Print one JSON line with the URLs when ready.")] = False,
 ) -> None:
     """Run the embedded stack in the foreground: moto as the AWS endpoint with the registry applied, the voice
@@ -100,7 +103,7 @@ def up(
     """
     out = Output(json_mode=json_ready)
     config = StackConfig(registry_file=file, runtime_port=port, moto_port=aws_port, samples_file=samples,
-                         reply_seconds=reply_seconds)
+                         reply_seconds=reply_seconds, nova_sonic=nova_sonic)
     try:
         asyncio.run(_serve(config, phase, out, json_ready))
     except OSError as exc:

@@ -38,6 +38,7 @@ class ScenarioConfig:
     external_callers: int = 60
     internal_callers: int = 6
     turns_per_caller: int = 2  # then the caller hangs up and a new subject calls: shares converge on the weights
+    internal_turns_per_caller: int = 8  # staff hold longer conversations (a new Nova Sonic stream costs a handshake)
     utterance_s: float = 0.4
     canary_seconds: float = 15.0  # healthy canary before the regression
     regression_p50_ms: float = 1400.0
@@ -74,8 +75,8 @@ class Traffic:
         while not self.stop.is_set():
             generation += 1
             subject = f"{'staff' if internal else 'caller'}-{i:03d}-{generation:04d}"
-            spec = CallerSpec(subject=subject, turns=self.config.turns_per_caller, internal=internal,
-                              utterance_s=self.config.utterance_s)
+            turns = self.config.internal_turns_per_caller if internal else self.config.turns_per_caller
+            spec = CallerSpec(subject=subject, turns=turns, internal=internal, utterance_s=self.config.utterance_s)
             await converse(self.url, spec, clock=time.time, origin=self.origin, on_turn=self.on_turn,
                            should_stop=self.stop.is_set)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import queue
 import threading
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from control_plane.alarms.handler import HandlerConfig
 from control_plane.alarms.local import LocalAlarmRunner, TickOutcome, in_process_handler
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 DEMO_REGISTRY = Path(__file__).resolve().parents[2] / "examples" / "demo-registry.yaml"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "embedded", "AWS_SECRET_ACCESS_KEY": "embedded"}
 EMULATED = frozenset({Backend.NOVA_SONIC, Backend.M1_PIPELINE, Backend.CSM_SAGEMAKER})
+NovaSonicPath = Literal["emulated", "protocol"]
 
 
 def default_backends(reply_seconds: float = 1.0) -> dict[Backend, EmulatedBackendSettings]:
@@ -75,6 +77,9 @@ class StackConfig:
     quiet: bool = True  # keep the revert handler's JSON logs off the console
     internal_token: str | None = None
     samples_file: Path | None = None  # append every raw sample as JSON lines (for `voicectl advance --metrics-from`)
+    # "protocol": sonic-unified goes through the real Nova Sonic adapter (aws_sdk_bedrock_runtime, HTTP/2 over TLS)
+    # to the protocol-level Nova Sonic emulator; "emulated": the in-process emulated backend (lighter).
+    nova_sonic: NovaSonicPath = "emulated"
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,14 @@ def apply_registry(clients: Clients, registry: Registry) -> list[str]:
     plan = compile_plan(registry, target)
     changes = diff(plan, observe(clients, plan, target))
     return execute(clients, steps_for(changes, target, plan.tags)).applied
+
+
+def _lognormal(p50_ms: float, p95_ms: float) -> Any:
+    """The protocol emulators' Latency with this median and p95 (sigma from the normal quantile 1.645)."""
+    from voice_runtime.emulators.behaviour import Latency
+
+    sigma = math.log(p95_ms / p50_ms) / 1.6448536269514722 if p95_ms > p50_ms > 0 else 0.0
+    return Latency(median_ms=p50_ms, sigma=sigma)
 
 
 class DeferredSink:
@@ -139,6 +152,7 @@ class EmbeddedStack:
         self.clients: Clients | None = None
         self.info: StackInfo | None = None
         self._samples_written = 0
+        self._emulators: Any = None  # voice_runtime.emulators.server.EmulatorServer when nova_sonic == "protocol"
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -162,6 +176,8 @@ class EmbeddedStack:
             self.config.samples_file.parent.mkdir(parents=True, exist_ok=True)
             self.config.samples_file.write_text("")
         self._start_alarm_runner(endpoint)
+        if self.config.nova_sonic == "protocol":
+            self._start_emulators()
         self._server = self._build_server(endpoint)
         await self._server.start()
         ws_port = self._server.port
@@ -178,6 +194,9 @@ class EmbeddedStack:
         if self._runner_thread is not None:
             self._runner_thread.join(timeout=5)
             self._runner_thread = None
+        if self._emulators is not None:
+            self._emulators.stop()
+            self._emulators = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
@@ -198,11 +217,28 @@ class EmbeddedStack:
             emulated_per_backend=dict(self.config.backends or default_backends(self.config.reply_seconds)),
             aws_endpoint_url=endpoint, internal_token=self.config.internal_token,
         )
+        emulated = EMULATED
+        if self._emulators is not None:
+            # The real Nova Sonic relay to its protocol emulator; M1 and CSM stay in-process emulated (their real
+            # adapters would make three HTTP calls per turn for 95% of the demo's traffic on a 2-core machine).
+            settings = settings.model_copy(update={"backend_endpoint_url": self._emulators.url,
+                                                   "emulator_ca_file": str(self._emulators.cert.cert_file)})
+            emulated = EMULATED - {Backend.NOVA_SONIC}
         sinks: list[MetricsSink] = [CallbackSink(self._on_sample)]
         if self.config.put_metric_data:
             self._cw_sink = CloudWatchSink(Clients(endpoint_url=endpoint, region=self.config.region).cloudwatch)
             sinks.append(DeferredSink(self._cw_sink))
-        return create_server(settings, registry_client, FanOutSink(sinks), emulated=EMULATED)
+        return create_server(settings, registry_client, FanOutSink(sinks), emulated=emulated)
+
+    def _start_emulators(self) -> None:
+        from voice_runtime.emulators.server import EmulatorServer
+
+        nova = (self.config.backends or default_backends(self.config.reply_seconds))[Backend.NOVA_SONIC]
+        self._emulators = EmulatorServer().start()
+        behaviour = self._emulators.emulators.nova.behaviour
+        behaviour.latency = _lognormal(nova.latency_p50_ms, nova.latency_p95_ms)
+        behaviour.reply_audio_ms = int(nova.reply_seconds * 1000)
+
 
     def _start_alarm_runner(self, endpoint: str) -> None:
         clients = Clients(endpoint_url=endpoint, region=self.config.region)
@@ -261,6 +297,9 @@ class EmbeddedStack:
 
     def set_latency(self, backend: Backend, p50_ms: float, p95_ms: float | None = None) -> None:
         """Turn an emulated backend's latency knob (the demo's injected regression)."""
+        if backend is Backend.NOVA_SONIC and self._emulators is not None:
+            self._emulators.emulators.nova.behaviour.latency = _lognormal(p50_ms, p95_ms or p50_ms)
+            return
         adapter = self.server.adapters.emulated(backend)
         if adapter is None:
             raise RuntimeError(f"{backend.value} is not served by an emulated backend")
