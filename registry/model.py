@@ -199,7 +199,7 @@ class Alarm(Strict):
     namespace: str | None = Field(default=None, description="Defaults to the registry's metrics_namespace.")
     statistic: str
     dimensions: dict[str, str] = Field(default_factory=dict)
-    period: int = Field(description="Seconds: 10, 30 or a multiple of 60.")
+    period: int = Field(description="Seconds: 10, 20, 30 or a multiple of 60.")
     evaluation_periods: int
     datapoints_to_alarm: int | None = None
     threshold: float

@@ -23,8 +23,11 @@ from registry.model import (
 )
 from registry.yaml_source import SourceMap
 
-# CloudWatch: EvaluationPeriods x Period may not exceed one day (PutMetricAlarm API reference).
-MAX_EVALUATION_SECONDS = 86_400
+# CloudWatch (PutMetricAlarm reference): Period is 10, 20, 30 or a multiple of 60; Period x EvaluationPeriods is at
+# most seven days, and at most one day when the period is under an hour.
+HIGH_RESOLUTION_PERIODS = (10, 20, 30)
+MAX_EVALUATION_SECONDS = 604_800
+MAX_EVALUATION_SECONDS_SHORT_PERIOD = 86_400
 TOPIC_NAME = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 DIMENSION_NAME = re.compile(r"^[A-Za-z0-9_.\-/#:]{1,255}$")
 RESERVED_SSM_PREFIXES = ("/aws", "/ssm")
@@ -226,15 +229,16 @@ def _check_alarms(c: _Ctx) -> Iterator[Diagnostic]:
         if not is_valid_statistic(alarm.statistic):
             yield c.error((*path, "statistic"), f"statistic {alarm.statistic!r} is not valid for CloudWatch",
                           statistic_hint(alarm.statistic))
-        if alarm.period not in (10, 30) and (alarm.period <= 0 or alarm.period % 60):
-            yield c.error((*path, "period"), f"period {alarm.period} is not allowed: CloudWatch takes 10, 30 "
+        if alarm.period not in HIGH_RESOLUTION_PERIODS and (alarm.period <= 0 or alarm.period % 60):
+            yield c.error((*path, "period"), f"period {alarm.period} is not allowed: CloudWatch takes 10, 20, 30 "
                           "or a multiple of 60 seconds", "e.g. period: 60 or period: 300")
         if alarm.evaluation_periods < 1:
             yield c.error((*path, "evaluation_periods"), "evaluation_periods must be at least 1")
-        elif alarm.period * alarm.evaluation_periods > MAX_EVALUATION_SECONDS:
-            yield c.error((*path, "evaluation_periods"), f"period x evaluation_periods = "
-                          f"{alarm.period * alarm.evaluation_periods} s exceeds CloudWatch's one-day limit "
-                          f"({MAX_EVALUATION_SECONDS} s)", "shorten the period or evaluate fewer periods")
+        elif (total := alarm.period * alarm.evaluation_periods) > (
+                limit := MAX_EVALUATION_SECONDS if alarm.period >= 3600 else MAX_EVALUATION_SECONDS_SHORT_PERIOD):
+            which = "seven-day limit" if limit == MAX_EVALUATION_SECONDS else "one-day limit for periods under an hour"
+            yield c.error((*path, "evaluation_periods"), f"period x evaluation_periods = {total} s exceeds "
+                          f"CloudWatch's {which} ({limit} s)", "shorten the period or evaluate fewer periods")
         dta = alarm.datapoints_to_alarm
         if dta is not None and alarm.evaluation_periods >= 1 and not 1 <= dta <= alarm.evaluation_periods:
             yield c.error((*path, "datapoints_to_alarm"), f"datapoints_to_alarm {dta} must be "
