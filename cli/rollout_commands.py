@@ -214,17 +214,27 @@ def override_set(
 def override_clear(
     variant: Annotated[str | None, typer.Argument(help="The variant (default: every override).")] = None,
     reason: ReasonOpt = "", file: FileOpt = None, namespace: Namespace = None, actor: Actor = None,
+    force: Annotated[bool, typer.Option("--force", help="Clear although the alarm that reverted is still in "
+                                        "ALARM.")] = False,
     json_out: JsonFlag = False, endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
 ) -> None:
     """Delete overrides (alarm reverts or by hand): the variant gets the active phase's weight back.
 
-    SSM drops a deleted parameter's history, so each clear is also recorded in `<namespace>/rollout/audit`.
-    The runbook map (variant_overrides) is separate: voicectl runbook clear.
+    Refuses (exit 3) to clear a revert whose alarm is still in ALARM, unless --force: CloudWatch acts on state
+    changes only, so nothing would revert the variant again. SSM drops a deleted parameter's history, so each
+    clear is also recorded in `<namespace>/rollout/audit`. The runbook map is separate: voicectl runbook clear.
     """
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
+    targets = clearable(state, variant)
+    alarms = sorted({a for v in targets if (a := state.overrides[v].alarm) and state.overrides[v].source == "alarm"})
+    firing = [a for a, st in alarm_states(ctx.clients.cloudwatch, alarms).items() if st == "ALARM"] if alarms else []
+    if firing and not force:
+        raise GuardRefused(f"alarm {', '.join(firing)} is still in ALARM: clearing its revert would send traffic "
+                           "back to the variant and nothing would revert it again",
+                           hint="wait for the alarm to return to OK, or clear with --force --reason '...'")
     cleared = []
-    for name in clearable(state, variant):
+    for name in targets:
         was = describe_override(state.overrides[name])
         if live_store.delete_parameter(ctx.ssm, param_override(ctx.namespace, name)):
             audit = AuditRecord(action="override clear", target=name, actor=actor_name(actor), reason=reason,

@@ -436,3 +436,15 @@ def test_an_invalid_file_is_reported_line_by_line_with_exit_1(aws_endpoint: str,
     code, _, err = Cli(aws_endpoint, bad)("advance", str(bad))
     assert code == 1
     assert f"{bad}:2:12: error: namespace must be an SSM path" in " ".join(err.split())
+
+
+def test_clearing_a_revert_while_its_alarm_still_fires_needs_force(example) -> None:  # type: ignore[no-untyped-def]
+    cli, aws = example
+    live_store.put_override(aws["ssm"], NS, OverrideRecord(
+        variant="sonic-unified", share=0, source="alarm", alarm="VoiceM2_P95_Breach", at=T0))
+    aws["cw"].set_alarm_state(AlarmName="VoiceM2_P95_Breach", StateValue="ALARM", StateReason="test")
+    code, _, err = cli("override", "clear", "sonic-unified", "-n", NS)
+    assert code == 3 and "VoiceM2_P95_Breach is still in ALARM" in err
+    assert "sonic-unified" in live_store.read_live_state(aws["ssm"], NS).overrides
+    forced = cli.json("override", "clear", "sonic-unified", "--force", "--reason", "false positive", "-n", NS)
+    assert forced["cleared"] == ["sonic-unified"]
