@@ -225,6 +225,8 @@ def override_clear(
     clear is also recorded in `<namespace>/rollout/audit`. The runbook map is separate: voicectl runbook clear.
     """
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
+    if force and not reason.strip():
+        raise UsageError("--force needs --reason", hint="say why the revert is cleared while its alarm fires")
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
     targets = clearable(state, variant)
     alarms = sorted({a for v in targets if (a := state.overrides[v].alarm) and state.overrides[v].source == "alarm"})
