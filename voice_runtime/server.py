@@ -177,6 +177,9 @@ class VoiceServer:
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Upgrade WebSocket requests; answer plain GETs (health, knob, static files) directly."""
         if request.headers.get("Upgrade", "").lower() == "websocket":
+            if len(self.sessions) >= self.settings.max_sessions:
+                # Shed load at the handshake: existing sessions keep their share of this process.
+                return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "too many sessions, retry later"})
             return None
         url = urlsplit(request.path)
         if url.path == "/healthz":

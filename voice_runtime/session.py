@@ -39,6 +39,7 @@ from voice_runtime.turns import Attempt, Turn, samples, turn_end_message
 log = logging.getLogger(__name__)
 
 BYTES_PER_INPUT_SECOND = 32_000
+MAX_FRAMES_PER_SECOND = 100
 CLOSE_BACKEND_TIMEOUT = 2.0
 
 
@@ -155,7 +156,9 @@ class VoiceSession:
             turn = self._start_turn()
         turn.feed.append(data)
         turn.last_audio_at = self.clock()
-        if turn.feed.bytes > self.settings.max_turn_seconds * BYTES_PER_INPUT_SECOND:
+        limit = self.settings.max_turn_seconds
+        # Bytes bound the audio; the frame count bounds a flood of tiny frames (10 ms frames at the least).
+        if turn.feed.bytes > limit * BYTES_PER_INPUT_SECOND or len(turn.feed.frames) > limit * MAX_FRAMES_PER_SECOND:
             self._on_end_turn()
             raise ProtocolError(ErrorCode.TURN_TOO_LONG,
                                 f"turn longer than {self.settings.max_turn_seconds:g}s: ended by the server")

@@ -57,6 +57,7 @@ class RuntimeSettings(BaseModel):
     send_queue_frames: int = Field(default=256, ge=4, description="Bound of a session's outgoing queue.")
     send_timeout_seconds: float = Field(default=10, gt=0, description="A send blocked this long = slow consumer.")
     max_errors: int = Field(default=50, ge=1, description="Protocol errors tolerated per session before closing.")
+    max_sessions: int = Field(default=2000, ge=1, description="Concurrent sessions; more are refused with 503.")
     barge_in_deadline_ms: float = Field(default=500, gt=0, description="Backend must end its turn within this.")
     backend_open_timeout_seconds: float = Field(default=10, gt=0)
 

@@ -285,3 +285,33 @@ async def test_after_a_fatal_error_further_input_is_ignored(compiled: CompiledRe
             while True:
                 received.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
         assert [m["code"] for m in received] == ["wrong_order"] and ws.close_code == 1008
+
+
+async def test_a_flood_of_tiny_frames_ends_the_turn(compiled: CompiledRegistry) -> None:
+    async with running(compiled, max_turn_seconds=0.5) as (server, _), connect(url(server)) as ws:
+        await open_session(ws)
+        for _ in range(60):  # 2-byte frames: far under the byte bound, over 100 frames per second of turn
+            await ws.send(b"\x00\x00")
+        messages = []
+        while not messages or messages[-1]["type"] != "turn_end":
+            messages.append(await recv_json(ws))
+        assert "turn_too_long" in [m.get("code") for m in messages]
+
+
+async def test_sessions_beyond_the_limit_are_refused_at_the_handshake(compiled: CompiledRegistry) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    async with running(compiled, max_sessions=2) as (server, _):
+        async with connect(url(server)) as a, connect(url(server)) as b:
+            await open_session(a, "a")
+            await open_session(b, "b")
+            with pytest.raises(InvalidStatus) as info:
+                await connect(url(server))
+            assert info.value.response.status_code == 503
+            messages, _ = await turn(a)  # the admitted sessions are unaffected
+            assert messages[-1]["reason"] == "end_turn"
+        for _ in range(250):  # a freed slot is usable again once the server has let go of the session
+            if not server.sessions:
+                break
+            await asyncio.sleep(0.02)
+        await bystander_still_served(server)
