@@ -10,12 +10,25 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from control_plane.compiler import AlarmSpec
 from infra.arns import NAG_ARNS, ArnScope
 from infra.components.project_function import ProjectFunction
 from infra.nag import acknowledge
 from registry.compiled import CompiledRegistry
 
 REVERT_HANDLER = "control_plane.alarms.handler.lambda_handler"
+# CloudWatch invokes alarm actions asynchronously: Lambda retries a failed revert twice, then gives up.
+REVERT_RETRIES = 2
+# CloudWatch fires an action once per transition and never re-sends it: after this long without success the
+# event goes to the failure topic, so a person learns the revert did not happen (the alarm stays in ALARM).
+REVERT_MAX_AGE = 600
+
+
+def failure_topic(alarms: tuple[AlarmSpec, ...]) -> str | None:
+    """Where a revert that failed every retry is reported: the first topic (by name) that a reverting alarm
+    notifies, i.e. the people who expect the revert; None when no reverting alarm notifies anyone (pure)."""
+    topics = sorted({t for a in alarms if a.revert or a.rollback_deployment for t in a.notify})
+    return topics[0] if topics else None
 
 
 class RevertFunction(Construct):
@@ -31,6 +44,7 @@ class RevertFunction(Construct):
         function_name: str,
         topics: dict[str, sns.Topic],
         topic_key_arn: str | None,
+        alarms: tuple[AlarmSpec, ...],
         arns: ArnScope,
         code: lambda_.Code,
         layer: lambda_.ILayerVersion,
@@ -52,6 +66,16 @@ class RevertFunction(Construct):
             environment=environment, log_retention_days=log_retention_days, timeout_seconds=30,
         )
         self.function = self.handler.function
+        # A revert that still fails after the retries must reach a person, not vanish with the event.
+        failed_to = failure_topic(alarms)
+        # L1 on purpose: the L2 destination re-grants publish with kms:GenerateDataKey* (a wildcard action); the
+        # role's own sns:Publish and kms:GenerateDataKey statements below already cover this topic.
+        lambda_.CfnEventInvokeConfig(
+            self, "AsyncInvoke", function_name=self.function.function_name, qualifier="$LATEST",
+            maximum_retry_attempts=REVERT_RETRIES, maximum_event_age_in_seconds=REVERT_MAX_AGE,
+            destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
+                    destination=topics[failed_to].topic_arn)) if failed_to else None)
         overrides = arns.parameter(f"{ns}/overrides/*")
         self.handler.allow(["ssm:PutParameter"], [overrides])
         self.handler.allow(["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],

@@ -42,7 +42,7 @@ class ControlPlaneStack(Stack):
         self.revert = RevertFunction(
             self, "Revert", compiled=plan.compiled, metrics_namespace=metrics_namespace,
             function_name=target.revert_function_name, topics=self.topics.topics,
-            topic_key_arn=self.topics.key.key_arn if self.topics.key else None, arns=arns,
+            topic_key_arn=self.topics.key.key_arn if self.topics.key else None, alarms=plan.alarms, arns=arns,
             code=project_code(settings), layer=layer, log_retention_days=settings.log_retention_days)
         # The compiler wrote action ARNs for an offline target; map each to the resource deployed here.
         deployed_arn = {target.topic_arn(name): topic.topic_arn for name, topic in self.topics.topics.items()}

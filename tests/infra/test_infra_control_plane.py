@@ -157,3 +157,13 @@ def test_dashboard_shows_the_oncall_metrics(synthesized: Synthesized, needle: st
     dashboards = [r for r in synthesized.control["Resources"].values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
     assert len(dashboards) == 1
     assert needle in text(dashboards[0]["Properties"]["DashboardBody"])
+
+
+def test_a_revert_that_keeps_failing_is_reported_to_the_oncall_topic(synthesized: Synthesized) -> None:
+    template = synthesized.control
+    oncall = logical_id(template, "AWS::SNS::Topic", TopicName="voice-m2-oncall")
+    synthesized.control_template.has_resource_properties("AWS::Lambda::EventInvokeConfig", {
+        "FunctionName": {"Ref": logical_id(template, "AWS::Lambda::Function", FunctionName=REVERT_FUNCTION_NAME)},
+        "MaximumRetryAttempts": 2,
+        "DestinationConfig": {"OnFailure": {"Destination": {"Ref": oncall}}},
+    })

@@ -56,6 +56,9 @@ def test_no_alarms_topics_or_canary_are_invented(minimal: dict[str, Any]) -> Non
     assert "AWS::SNS::Topic" not in types(minimal["control"])
     assert "AWS::KMS::Key" not in types(minimal["control"])
     assert "AWS::Lambda::Permission" not in types(minimal["control"])
+    [invoke] = [r["Properties"] for r in minimal["control"]["Resources"].values()
+                if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert "DestinationConfig" not in invoke
     assert "AWS::CodeDeploy::DeploymentGroup" not in types(minimal["runtime"])
 
 

@@ -7,6 +7,7 @@ import pytest
 from control_plane.compiler import AwsTarget, compile_plan
 from infra.arns import ArnScope
 from infra.components.alarms import UnmappedAlarmArgument, alarm_properties
+from infra.components.revert_function import failure_topic
 from infra.permissions import llm_grant, relay_grants
 from infra.stacks.control_plane import dashboard_name
 from infra.synth import summarize_template, validation_messages
@@ -118,3 +119,12 @@ def test_llm_grant_on_an_inference_profile_covers_the_profile_and_its_model() ->
     assert grant.resources == (
         "arn:aws:bedrock:eu-west-1:111122223333:inference-profile/us.anthropic.claude-sonnet-4-6-v1:0",
         "arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6-v1:0")
+
+
+def test_failure_topic_is_one_a_reverting_alarm_notifies() -> None:
+    registry = load_file(EXAMPLE).registry
+    assert registry is not None
+    alarms = compile_plan(registry).alarms
+    # the engineering topic is notified only by the alarm that does not revert
+    assert failure_topic(alarms) == "voice-m2-oncall"
+    assert failure_topic(tuple(a for a in alarms if not a.revert and not a.rollback_deployment)) is None
