@@ -266,7 +266,8 @@ class VoiceSession:
                     attempt.error = f"{type(exc).__name__}: {exc}"
                     log.warning("turn %s failed on %s: %s", turn.turn_id, variant, attempt.error)
                     await self._drop_backend(variant)
-                    if variant != baseline[0] and turn.audio_out_bytes == 0 and not turn.barged:
+                    # Retry only while the user has heard nothing of this reply (nothing produced, so nothing queued).
+                    if variant != baseline[0] and turn.first_backend_audio_at is None and not turn.barged:
                         plan.append(baseline)
                         continue
                     turn.reason = "error"

@@ -10,7 +10,7 @@ from typing import Any
 from registry.compiled import CompiledRegistry
 from registry.model import Backend
 from tests.voice_runtime.support import BASELINE, NS, FakeClock, namespace_values
-from voice_runtime.adapters.base import AudioChunk, BackendEvent, SessionContext, TurnEnd
+from voice_runtime.adapters.base import AudioChunk, BackendError, BackendEvent, SessionContext, TurnEnd
 from voice_runtime.adapters.table import AdapterTable
 from voice_runtime.metrics import MODEL_LATENCY, SESSION_ERROR, TTFA, InMemorySink
 from voice_runtime.registry_client import RegistryClient
@@ -55,14 +55,15 @@ class ScriptedAdapter:
         return None
 
 
-async def _setup(compiled: CompiledRegistry, clock: FakeClock) -> tuple[VoiceSession, ScriptedAdapter, InMemorySink]:
+async def _setup(compiled: CompiledRegistry, clock: FakeClock, phase: str = "Phase1_Week1",
+                 sonic: Any = None) -> tuple[VoiceSession, ScriptedAdapter, InMemorySink]:
     go = asyncio.Event()
     adapter = ScriptedAdapter(go)
     settings = RuntimeSettings()
-    values = namespace_values(compiled, "Phase1_Week1")
+    values = namespace_values(compiled, phase)
     registry = RegistryClient(lambda: values, namespace=NS, fallback_baseline=BASELINE, clock=clock)
     await registry.refresh()
-    table = AdapterTable(settings, {Backend.M1_PIPELINE: lambda s: adapter})
+    table = AdapterTable(settings, {Backend.M1_PIPELINE: lambda s: adapter, Backend.NOVA_SONIC: lambda s: sonic})
     sink = InMemorySink()
     session = VoiceSession(settings=settings, registry=registry, adapters=table, metrics=sink, clock=clock,
                            wall=lambda: 1_700_000_000.0, session_id="s1")
@@ -112,3 +113,36 @@ async def test_a_closed_connection_mid_turn_records_no_error(compiled: CompiledR
     await asyncio.sleep(0.01)
     await session.aclose()  # the client went away while the backend was thinking
     assert sink.values(SESSION_ERROR) == []
+
+
+class FailsMidReply(ScriptedSession):
+    async def run_turn(self, audio: AsyncIterator[bytes]) -> AsyncIterator[BackendEvent]:
+        async for _ in audio:
+            pass
+        yield AudioChunk(bytes(4800))
+        raise BackendError("stream reset mid-reply")
+
+
+async def test_failure_after_audio_was_produced_is_not_retried(compiled: CompiledRegistry, clock: FakeClock) -> None:
+    """Even when the produced audio is still queued (not yet sent), a retry would make the user hear two replies."""
+    class Failing(ScriptedAdapter):
+        async def open_session(self, ctx: SessionContext) -> ScriptedSession:
+            return FailsMidReply(self.go)
+
+    session, baseline, sink = await _setup(compiled, clock, "Phase4_Week7", sonic=Failing(asyncio.Event()))
+    session.on_text(json.dumps({"type": "start", "subject": "u1"}))
+    session.on_binary(bytes(640))
+    session.on_text('{"type":"end_turn"}')
+    for _ in range(100):
+        if session.turn is None:
+            break
+        await asyncio.sleep(0.005)
+    items = session.outbox.drain()
+    end = next(i for i in items if i.kind == "turn_end")
+    assert end.turn is not None and end.turn.variant == "sonic-unified"
+    assert end.turn.reason == "error" and [a.variant for a in end.turn.attempts] == ["sonic-unified"]
+    assert baseline.opened == []  # no retry on the baseline
+    assert sink.values(SESSION_ERROR) == []  # recorded when turn_end is sent (finalize), not before
+    session.finalize(end.turn)
+    assert sink.values(SESSION_ERROR, "sonic-unified") == [1.0]
+    await session.aclose()
