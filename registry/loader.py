@@ -357,7 +357,8 @@ def load_text(text: str, file: str = "<registry>") -> LoadResult:
     if registry is not None:
         diagnostics.extend(check_rules(registry, parsed.source, known))
     ok = not any(d.severity == "error" for d in diagnostics)
-    diagnostics.sort(key=lambda d: (d.location, d.severity))
+    # A YAML alias (gates: *phase3_watch) makes one mistake show up once per use, at the same place: print it once.
+    diagnostics = sorted(dict.fromkeys(diagnostics), key=lambda d: (d.location, d.severity))
     return LoadResult(file, registry if ok else None, diagnostics, parsed.source)
 
 

@@ -162,3 +162,13 @@ def test_unreadable_file_is_a_diagnostic(tmp_path: Path) -> None:
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(b"\xff\xfe\x00version")
     assert load_file(binary).errors[0].message.startswith("cannot read the file")
+
+
+def test_a_mistake_in_an_aliased_block_is_reported_once() -> None:
+    # Phase3_Week4 defines `gates: &phase3_watch`, reused by two more phases.
+    text = edit(example_text(), "statistic: p50, dimensions: {Variant: sonic-unified}, below: 300}",
+                "statistic: P50, dimensions: {Variant: sonic-unified}, below: 300}")
+    result = load_text(text, "f.yaml")
+    assert [str(d) for d in result.diagnostics] == [
+        f"f.yaml:{position(text, 'P50').line}:{position(text, 'P50').column}: error: gate statistic 'P50' is not a "
+        "CloudWatch statistic (fix: write it in lower case: p50)"]
