@@ -257,3 +257,14 @@ def test_lambda_handler_entry_point_reads_env(aws: Aws, monkeypatch: pytest.Monk
     assert live_store.read_live_state(boto3.client("ssm", region_name="us-east-1"), NS).overrides[
         "sonic-unified"].share == 0
     monkeypatch.setattr(handler_module, "_clients", None)
+
+
+def test_its_own_notification_delivered_back_through_sns_is_rejected_not_looped(aws: Aws) -> None:
+    # When the revert Lambda is subscribed to the same topic it notifies, its own message comes back to it.
+    run(aws, load_event("lambda_action.json"))
+    [own] = aws.messages()
+    echo = load_event("sns_notification.json")
+    echo["Records"][0]["Sns"]["Message"] = own["Message"]
+    result = run(aws, echo, clock_offset=5)
+    assert result["status"] == "rejected" and "not the alarm JSON" in result["error"]
+    assert aws.messages() == [] and aws.override_versions("sonic-unified") == 1
