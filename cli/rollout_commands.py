@@ -28,6 +28,7 @@ from cli.rollout_context import (
     check_phase_race,
     judge,
     make_ctx,
+    require_applied_phase,
     reread,
     topology_of,
     write_phase,
@@ -103,6 +104,7 @@ def advance(
     topology = topology_of(ctx, compiled)
     current = active_phase(topology, state.phase)
     step = advance_step(topology, current, to=to, path=path)
+    require_applied_phase(compiled, step.target)
     record = state.phase
     if record is None:
         record = PhaseRecord(phase=current, action="init", actor=actor_name(actor), at=ctx.now,
@@ -149,6 +151,7 @@ def rollback(
     topology = topology_of(ctx, applied(ctx, state))
     current = active_phase(topology, state.phase)
     target = rollback_target(topology, current, state.phase, to=to)
+    require_applied_phase(applied(ctx, state), target)
     new = PhaseRecord(phase=target, path=topology.locate(target)[0], action="rollback", actor=actor_name(actor),
                       reason=reason, at=ctx.now, previous=current)
     version = write_phase(ctx, new)

@@ -111,6 +111,13 @@ def applied(ctx: Ctx, state: LiveState) -> CompiledRegistry:
     return state.registry
 
 
+def require_applied_phase(compiled: CompiledRegistry, phase: str) -> None:
+    """Never record a phase the runtimes' registry does not have: they would all fall back to the baseline."""
+    if compiled.phase(phase) is None:
+        raise UsageError(f"phase {phase} is not in the applied registry (digest {compiled.digest})",
+                         hint="run: voicectl apply FILE first")
+
+
 def topology_of(ctx: Ctx, compiled: CompiledRegistry) -> Topology:
     """Phase order from the file when given (it knows where paths branch), else from the applied parameter."""
     return Topology.of_registry(ctx.policy) if ctx.policy else Topology.of_compiled(compiled)

@@ -448,3 +448,13 @@ def test_clearing_a_revert_while_its_alarm_still_fires_needs_force(example) -> N
     assert "sonic-unified" in live_store.read_live_state(aws["ssm"], NS).overrides
     forced = cli.json("override", "clear", "sonic-unified", "--force", "--reason", "false positive", "-n", NS)
     assert forced["cleared"] == ["sonic-unified"]
+
+
+def test_never_moves_to_a_phase_the_applied_registry_lacks(small, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cli, _ = small
+    longer = tmp_path / "longer.yaml"
+    longer.write_text(SMALL.replace("  - name: P3\n", "  - name: P2b\n    weights: {base: 50, sonic: 50}\n"
+                                    "  - name: P3\n"))
+    cli("advance", str(cli.file), "--force", "--reason", "r")  # init P1 -> P2
+    code, _, err = cli("advance", str(longer), "--force", "--reason", "not applied yet")
+    assert code == 2 and "P2b is not in the applied registry" in err
