@@ -70,7 +70,7 @@ class RevertFunction(Construct):
         failed_to = failure_topic(alarms)
         # L1 on purpose: the L2 destination re-grants publish with kms:GenerateDataKey* (a wildcard action); the
         # role's own sns:Publish and kms:GenerateDataKey statements below already cover this topic.
-        lambda_.CfnEventInvokeConfig(
+        invoke_config = lambda_.CfnEventInvokeConfig(
             self, "AsyncInvoke", function_name=self.function.function_name, qualifier="$LATEST",
             maximum_retry_attempts=REVERT_RETRIES, maximum_event_age_in_seconds=REVERT_MAX_AGE,
             destination_config=lambda_.CfnEventInvokeConfig.DestinationConfigProperty(
@@ -89,6 +89,8 @@ class RevertFunction(Construct):
                 ["codedeploy:StopDeployment", "codedeploy:ListDeployments", "codedeploy:GetDeployment"],
                 [arns.deployment_group(compiled.deployment_application, compiled.deployment_group)])
         policy = self.handler.role.node.find_child("DefaultPolicy")
+        # Lambda checks the role may publish to the failure destination when the config is created.
+        invoke_config.node.add_dependency(policy)
         acknowledge(policy, f"AwsSolutions-IAM5[Resource::{NAG_ARNS.parameter(f'{ns}/overrides/*')}]",
                     "one override parameter per variant, named by the registry; `voicectl apply` may add an "
                     "alarm reverting another variant without a redeploy, and the revert must not fail then")

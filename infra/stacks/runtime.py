@@ -18,6 +18,7 @@ from infra.nag import acknowledge
 from infra.permissions import relay_grants
 from infra.settings import InfraSettings
 from voice_runtime.adapters.backend_settings import BackendSettings
+from voice_runtime.apigw import TOKEN_PARAMETER_ENV
 
 APIGW_HANDLERS = {
     "Connect": "voice_runtime.apigw.connect_handler",
@@ -35,9 +36,6 @@ def relay_command(namespace: str, baseline: str, port: int) -> list[str]:
     EMF metrics on stdout (CloudWatch Logs extracts them), and the baseline until the first registry read."""
     return ["voicectl", "runtime", "serve", "--host", "0.0.0.0", "--port", str(port), "--registry-source", "ssm",
             "--namespace", namespace, "--fallback-baseline", baseline, "--metrics", "emf"]
-# voice_runtime.apigw reads the token parameter's name from this variable (referenced by name, not imported:
-# the handlers' module is not a dependency of the infra package).
-TOKEN_PARAMETER_ENV = "VOICE_WS_TOKEN_PARAMETER"
 
 
 class RuntimeStack(Stack):
