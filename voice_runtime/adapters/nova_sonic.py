@@ -106,13 +106,20 @@ class NovaSonicAdapter:
         self.settings = BackendSettings.of(settings)
         self.clock = clock
         self.sleep = sleep  # the keep-alive pump's pause (injected by tests)
-        self._client: AsyncBedrockRuntimeClient | None = None
+        self._clients: dict[int, AsyncBedrockRuntimeClient] = {}
         self._client_lock = asyncio.Lock()
+        self._opened = 0
 
-    async def client(self) -> AsyncBedrockRuntimeClient:
-        """The shared SDK client (one HTTP/2 connection multiplexes every conversation's stream)."""
+    async def client(self, shard: int = 0) -> AsyncBedrockRuntimeClient:
+        """One of `crt_connections` SDK clients, each with its own CRT event loop and HTTP/2 connection.
+
+        Streams share a connection, but awscrt serves each connection from one event-loop thread that must take
+        the GIL for every callback; measured here, 100 sessions on one connection queued for seconds where 4 to 16
+        connections did not, so conversations are spread over a few (which also limits what one reset breaks).
+        """
+        index = shard % max(1, self.settings.crt_connections)
         async with self._client_lock:
-            if self._client is None:
+            if index not in self._clients:
                 overrides: dict[str, Any] = {"region": self.settings.region,
                                              "transport": crt_client(self.settings.emulator_ca_file)}
                 if url := self.settings.endpoint("bedrock"):
@@ -120,27 +127,29 @@ class NovaSonicAdapter:
                 if resolver := credentials_resolver():
                     overrides["aws_credentials_identity_resolver"] = resolver
                 config = await AsyncBedrockRuntimeConfig.resolve(**overrides)
-                self._client = AsyncBedrockRuntimeClient(config=config)
-            return self._client
+                self._clients[index] = AsyncBedrockRuntimeClient(config=config)
+            return self._clients[index]
 
     async def open_session(self, ctx: SessionContext) -> NovaSonicSession:
-        session = NovaSonicSession(self, ctx)
+        self._opened += 1
+        session = NovaSonicSession(self, ctx, shard=self._opened)
         await session.start()
         return session
 
     async def aclose(self) -> None:
-        if self._client is not None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
             with contextlib.suppress(Exception):
-                await self._client.close()
-            self._client = None
+                await client.close()
 
 
 class NovaSonicSession:
     """One conversation relayed to Nova Sonic."""
 
-    def __init__(self, adapter: NovaSonicAdapter, ctx: SessionContext) -> None:
+    def __init__(self, adapter: NovaSonicAdapter, ctx: SessionContext, *, shard: int = 0) -> None:
         self.adapter = adapter
         self.ctx = ctx
+        self.shard = shard
         self.settings = adapter.settings
         self.history: list[tuple[str, str]] = []
         self._stream: _Stream | None = None
@@ -164,7 +173,7 @@ class NovaSonicSession:
         self._stream = await self._open()
 
     async def _open(self) -> _Stream:
-        client = await self.adapter.client()
+        client = await self.adapter.client(self.shard)
         model_id = self.ctx.config.bedrock_model_id or self.settings.nova_model_id
         try:
             duplex = await client.invoke_model_with_bidirectional_stream(

@@ -140,12 +140,16 @@ class TranscribeStage:
 
     def __init__(self, settings: BackendSettings) -> None:
         self.settings = settings
-        self._client: AsyncTranscribeStreamingClient | None = None
+        self._clients: dict[int, AsyncTranscribeStreamingClient] = {}
         self._lock = asyncio.Lock()
+        self._turns = 0
 
     async def client(self) -> AsyncTranscribeStreamingClient:
+        """Round-robin over `crt_connections` clients (one CRT event loop each; see NovaSonicAdapter.client)."""
+        self._turns += 1
+        index = self._turns % max(1, self.settings.crt_connections)
         async with self._lock:
-            if self._client is None:
+            if index not in self._clients:
                 overrides: dict[str, Any] = {"region": self.settings.region,
                                              "transport": crt_client(self.settings.emulator_ca_file)}
                 if url := self.settings.endpoint("transcribe"):
@@ -153,8 +157,8 @@ class TranscribeStage:
                 if resolver := credentials_resolver():
                     overrides["aws_credentials_identity_resolver"] = resolver
                 config = await AsyncTranscribeStreamingConfig.resolve(**overrides)
-                self._client = AsyncTranscribeStreamingClient(config=config)
-            return self._client
+                self._clients[index] = AsyncTranscribeStreamingClient(config=config)
+            return self._clients[index]
 
     async def transcribe(self, audio: AsyncIterator[bytes]) -> str:
         """Stream the turn's 16 kHz PCM; return the final transcript once Transcribe has finalised it."""
@@ -184,10 +188,10 @@ class TranscribeStage:
             raise classify_aws(exc, "Transcribe streaming") from exc
 
     async def aclose(self) -> None:
-        if self._client is not None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
             with contextlib.suppress(Exception):
-                await self._client.close()
-            self._client = None
+                await client.close()
 
 
 class ConverseStage:
