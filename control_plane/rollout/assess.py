@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from control_plane.overrides import AuditRecord, param_audit
 from control_plane.rollout.gates import (
     GateResult,
     Observation,
@@ -29,14 +30,30 @@ from registry.model import ApprovalGate, MetricGate, Registry
 Observe = Callable[[str, str, Mapping[str, str], str, Window], Observation]
 
 
+def bake_restart(namespace: str, values: Mapping[str, str]) -> tuple[datetime | None, str]:
+    """When the last override or runbook-map clear happened (from `rollout/audit`), and by whom: traffic came
+    back to a reverted variant then, so its bake starts again."""
+    raw = values.get(param_audit(namespace))
+    if raw is None:
+        return None, ""
+    try:
+        record = AuditRecord.model_validate_json(raw)
+    except ValueError:
+        return None, ""
+    return record.at, f"{record.action} of {record.target} by {record.actor}"
+
+
 def assess_advance(policy: Registry, state: LiveState, values: Mapping[str, str], step: Step, entered_at: datetime,
                    now: datetime, observe: Observe, alarms: Mapping[str, str | None]) -> Decision:
-    """The guard's decision on `step`: every gate of the current phase judged over its bake window, approvals
-    recorded since `entered_at`, alarms, overrides, the runbook map, and whether `policy` is what is applied."""
+    """The guard's decision on `step`: every gate of the current phase judged over its bake window (which
+    restarts when a revert is cleared), approvals recorded since `entered_at`, alarms, overrides, the runbook
+    map, and whether `policy` is what is applied."""
     phase = policy.phase(step.current)
     if phase is None:
         raise UsageError(f"the active phase {step.current} is not in the file", hint="pass the applied registry file")
-    window = gate_window(entered_at, phase.bake_seconds, now)
+    restarted_at, cause = bake_restart(policy.namespace, values)
+    bake_from = restarted_at if restarted_at is not None and restarted_at > entered_at else entered_at
+    window = gate_window(bake_from, phase.bake_seconds, now)
     approvals = approval_records(policy.namespace, values)
     results: list[GateResult] = []
     for gate in phase.gates:
@@ -50,4 +67,5 @@ def assess_advance(policy: Registry, state: LiveState, values: Mapping[str, str]
     return decide(Facts(step=step, now=now, entered_at=entered_at, bake_seconds=phase.bake_seconds, gates=results,
                         alarms=alarms, overrides=state.overrides, runbook=state.runbook,
                         applied_digest=applied.digest if applied else None,
-                        file_digest=compile_registry(policy).digest, problems=state.problems))
+                        file_digest=compile_registry(policy).digest, problems=state.problems,
+                        bake_restarted_at=restarted_at, bake_restart_cause=cause))

@@ -56,6 +56,14 @@ class Facts:
     applied_digest: str | None = None
     file_digest: str | None = None
     problems: Sequence[str] = ()
+    # The bake restarts when a revert is cleared in the phase: the window must see the variant at its weight.
+    bake_restarted_at: datetime | None = None
+    bake_restart_cause: str = ""
+
+    @property
+    def bake_from(self) -> datetime:
+        restarted = self.bake_restarted_at
+        return restarted if restarted is not None and restarted > self.entered_at else self.entered_at
 
 
 @dataclass(frozen=True)
@@ -83,11 +91,13 @@ def decide(facts: Facts) -> Decision:
     exists), no override or runbook map is active, the applied registry is the file's, and no phase is skipped."""
     reasons: list[Reason] = []
     current, target = facts.step.current, facts.step.target
-    bake_end = facts.entered_at + timedelta(seconds=facts.bake_seconds)
+    bake_end = facts.bake_from + timedelta(seconds=facts.bake_seconds)
     if facts.now < bake_end:
         left = format_duration((bake_end - facts.now).total_seconds())
+        since = (f"restarted {facts.bake_from.isoformat()} by {facts.bake_restart_cause}"
+                 if facts.bake_from != facts.entered_at else f"active since {facts.entered_at.isoformat()}")
         reasons.append(Reason(ReasonCode.BAKE, f"{current} must bake {format_duration(facts.bake_seconds)} "
-                              f"(active since {facts.entered_at.isoformat()}); {left} remain",
+                              f"({since}); {left} remain",
                               f"at {bake_end.isoformat()}", "wait for the bake to end", bake_end))
     gate_when = f"when it holds over the bake window (from {bake_end.isoformat()} at the earliest)"
     # A path is taken at its decision gate precisely because the phase's own gates (the main path's exit

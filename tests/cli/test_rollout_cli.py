@@ -458,3 +458,15 @@ def test_never_moves_to_a_phase_the_applied_registry_lacks(small, tmp_path) -> N
     cli("advance", str(cli.file), "--force", "--reason", "r")  # init P1 -> P2
     code, _, err = cli("advance", str(longer), "--force", "--reason", "not applied yet")
     assert code == 2 and "P2b is not in the applied registry" in err
+
+
+def test_clearing_a_revert_restarts_the_bake(small) -> None:  # type: ignore[no-untyped-def]
+    cli, aws = small
+    f = str(cli.file)
+    cli("advance", f)  # init at T0, bake 1h
+    cli("override", "set", "sonic=0", "--reason", "glitch", "-f", f, at=T0 + timedelta(minutes=40))
+    cli("override", "clear", "sonic", "--reason", "fixed", "-f", f, at=T0 + timedelta(minutes=50))
+    _put_errors(aws["cw"], T0 + timedelta(minutes=55), 0.0)
+    code, _, err = cli("advance", f, at=T0 + timedelta(minutes=70))
+    assert code == 3 and "restarted 2026-05-01T09:50:00+00:00 by override clear of sonic" in err
+    assert cli.json("advance", f, "--reason", "clean", at=T0 + timedelta(minutes=111))["to"] == "P2"

@@ -61,3 +61,24 @@ def test_unknown_current_phase_is_a_usage_error(example_path: Path) -> None:
     with pytest.raises(UsageError, match="not in the file"):
         assess_advance(policy, LiveState(), {}, Step("Nope", "Phase2_Week2", None), T0, T0,
                        lambda *a: Observation(None), {})
+
+
+def test_the_gate_window_starts_again_after_a_clear(example_path: Path) -> None:
+    from control_plane.overrides import AuditRecord, param_audit
+
+    policy = load_registry(example_path)
+    state = LiveState(registry=compile_registry(policy), phase=PhaseRecord(phase="Phase3_Week4", at=T0))
+    cleared = T0 + timedelta(hours=10)
+    values = {param_audit(policy.namespace): AuditRecord(action="override clear", target="sonic-unified",
+                                                         actor="bob", at=cleared).model_dump_json()}
+    windows: list[Window] = []
+
+    def observe(ns: str, metric: str, dims: Mapping[str, str], stat: str, window: Window) -> Observation:
+        windows.append(window)
+        return Observation(1.0 if metric != "VoiceM2_SessionError" else 0.0, 10)
+
+    now = T0 + timedelta(hours=50)
+    decision = assess_advance(policy, state, values, Step("Phase3_Week4", "Phase3_Week5", None), T0, now, observe, {})
+    assert windows[0] == Window(cleared, now)
+    assert [r.code for r in decision.reasons] == [ReasonCode.BAKE]
+    assert decision.bake_ends_at == cleared + timedelta(hours=48)

@@ -72,3 +72,14 @@ def test_taking_a_path_is_not_blocked_by_the_main_paths_exit_gates_but_waits_for
     early = decide(facts(step=branch, gates=[failing], now=T0 + timedelta(hours=1)))
     assert [r.code for r in early.reasons] == [ReasonCode.BAKE]
     assert not decide(facts(gates=[failing])).allowed  # the main path stays blocked
+
+
+def test_a_cleared_revert_restarts_the_bake() -> None:
+    restarted = T0 + timedelta(hours=30)
+    decision = decide(facts(bake_restarted_at=restarted, bake_restart_cause="override clear of sonic by bob"))
+    [reason] = decision.reasons
+    assert reason.code is ReasonCode.BAKE
+    assert "restarted 2026-05-02T06:00:00+00:00 by override clear of sonic by bob" in reason.message
+    assert decision.bake_ends_at == restarted + timedelta(hours=48)
+    # a clear before entering the phase changes nothing
+    assert decide(facts(bake_restarted_at=T0 - timedelta(hours=1))).allowed
