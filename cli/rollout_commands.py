@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cli import rollout_render as render
 from cli.options import EndpointUrl, JsonFlag, Profile, Region
@@ -251,6 +252,8 @@ def override_clear(
         ctx.out.data({"cleared": cleared, "still_pinned_by_runbook_map": pinned})
         return
     ctx.out.show(f"cleared: {', '.join(cleared) or 'nothing'}")
+    if cleared:
+        ctx.out.hint("the active phase's bake restarts now: its gates are judged on data from this point on")
     for name in pinned:
         ctx.out.warning(f"{name} is still pinned by the runbook map: voicectl runbook clear --reason ...")
 
@@ -412,7 +415,8 @@ def runbook_clear(
     live_store.put_record(ctx.ssm, param_audit(ctx.namespace), AuditRecord(
         action="runbook clear", target="variant_overrides", actor=actor_name(actor), reason=reason, at=ctx.now,
         was=was))
-    ctx.out.show(f"cleared the runbook map (was {was})")
+    ctx.out.show(f"cleared the runbook map (was {escape(was)})")
+    ctx.out.hint("the active phase's bake restarts now: its gates are judged on data from this point on")
 
 
 decommission_app = typer.Typer(help="The last phase's decommission steps.", no_args_is_help=True)
