@@ -68,7 +68,7 @@ def demo_timeline(record: DemoRecord, path: Path, *, threshold_ms: float | None 
     for i, variant in enumerate(others):
         ys = [shares.get(variant, 0.0) for _, shares in timeline]
         top = max(top, *ys)
-        ax_share.plot(xs, ys, color=_color(variant, i), linewidth=1.8, label=f"{variant} (trailing 6 s)")
+        ax_share.plot(xs, ys, color=_color(variant, i), linewidth=1.8, label=f"{variant} (6 s window)")
         ax_share.fill_between(xs, ys, color=_color(variant, i), alpha=0.25)
     ax_share.set_ylabel(f"share of external turns (%)\n{record.baseline} serves the rest")
     ax_share.set_ylim(0, top * 1.35)

@@ -71,18 +71,19 @@ def share_timeline(turns: Iterable[TurnResult], *, bin_s: float = 2.0,
 
 def rolling_share(turns: Iterable[TurnResult], *, window_s: float = 6.0, step_s: float = 1.0,
                   internal: bool | None = False) -> list[tuple[float, dict[str, float]]]:
-    """Share (%) per variant of the turns started in the trailing `window_s`, every `step_s` (smoother than bins)."""
+    """Share (%) per variant of the turns started within `window_s` centred on t, every `step_s` (smoother than
+    bins, and centred so that a change shows where it happened rather than half a window late)."""
     rows = sorted((t.at_s, t.variant) for t in turns
                   if t.variant is not None and (internal is None or t.internal == internal))
     if not rows:
         return []
     out = []
-    t = rows[0][0] + step_s
-    end = rows[-1][0] + step_s
+    t = rows[0][0]
+    end = rows[-1][0]
     while t <= end:
         counts: dict[str, int] = {}
         for at, variant in rows:
-            if t - window_s <= at < t:
+            if t - window_s / 2 <= at < t + window_s / 2:
                 counts[variant] = counts.get(variant, 0) + 1
         total = sum(counts.values())
         if total:

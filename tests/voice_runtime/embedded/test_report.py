@@ -86,11 +86,11 @@ def test_summary_is_not_ok_when_a_check_failed_or_none_ran() -> None:
     assert summary(rec)["ok"] is False
 
 
-def test_rolling_share_uses_a_trailing_window() -> None:
+def test_rolling_share_uses_a_centred_window() -> None:
     turns = [turn(0.5, BASE), turn(1.5, SONIC), turn(2.5, BASE), turn(3.5, BASE)]
     shares = dict(rolling_share(turns, window_s=2.0, step_s=1.0))
-    assert shares[2.5] == {BASE: 50.0, SONIC: 50.0}  # turns at 0.5 and 1.5
-    assert shares[4.5] == {BASE: 100.0}  # turns at 2.5 and 3.5
+    assert shares[1.5] == {BASE: 50.0, SONIC: 50.0}  # turns at 0.5 and 1.5
+    assert shares[3.5] == {BASE: 100.0}  # turns at 2.5 and 3.5
 
 
 def test_phase_rows_show_external_and_internal_weights() -> None:
