@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 
 class Output:
@@ -23,11 +24,12 @@ class Output:
         if not self.json_mode:
             self.out.print(renderable)
 
+    # User text (file names, alarm names, reasons) may contain "[...]": build Text so rich never reads it as markup.
     def hint(self, text: str) -> None:
-        self.err.print(f"[dim]{text}[/dim]")
+        self.err.print(Text(text, style="dim"))
 
     def error(self, text: str) -> None:
-        self.err.print(f"[bold red]error:[/bold red] {text}")
+        self.err.print(Text.assemble(("error:", "bold red"), " ", text))
 
     def warning(self, text: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {text}")
+        self.err.print(Text.assemble(("warning:", "yellow"), " ", text))
