@@ -18,7 +18,6 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from registry.errors import AwsError
 
-
 # "standard" retry mode retries throttling and transient errors with exponential backoff and jitter.
 RETRY_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=15)
 ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
