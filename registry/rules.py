@@ -181,6 +181,10 @@ def _check_phases(c: _Ctx) -> Iterator[Diagnostic]:
             if step.action is DecommissionAction.DEPRECATE and phase.weights.get(step.variant, 0) > 0:
                 yield c.error((*path, "decommission", s), f"cannot deprecate {step.variant!r} in phase "
                               f"{phase.name!r}, which still gives it {phase.weights[step.variant]}%")
+            elif step.action is DecommissionAction.DEPRECATE and step.variant == c.registry.baseline:
+                yield c.warn((*path, "decommission", s), f"this step deprecates the baseline {step.variant!r}: once "
+                             "it runs, a revert has no live variant to send traffic to",
+                             "before it is due, set baseline: to the variant that replaced it and apply")
 
 
 def _check_gate(c: _Ctx, path: Path, gate: MetricGate | ApprovalGate, phase: Phase) -> Iterator[Diagnostic]:

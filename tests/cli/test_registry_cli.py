@@ -58,7 +58,7 @@ def line_of(path: Path, needle: str) -> int:
 def test_validate_example_exits_0(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = run_main(capsys, monkeypatch, "validate", EXAMPLE)
     assert code == 0
-    assert "voice-m2.yaml: valid (0 error(s), 0 warning(s))" in out
+    assert "voice-m2.yaml: valid (0 error(s), 1 warning(s))" in out
 
 
 def test_validate_bad_file_exits_1_with_locations_and_no_traceback(bad_file: Path) -> None:
@@ -71,8 +71,8 @@ def test_validate_bad_file_exits_1_with_locations_and_no_traceback(bad_file: Pat
     assert f"{bad_file}:{stat_line}:16: error: statistic 'P95' is not valid for CloudWatch (fix: write it in " \
            "lower case: p95)" in done.stderr
     assert done.stderr.index(f":{weight_line}:14:") < done.stderr.index(f":{stat_line}:16:")  # file order
-    assert f"{bad_file}: invalid (2 error(s), 0 warning(s))" in done.stdout
-    assert "voice-m2.yaml: valid (0 error(s), 0 warning(s))" in done.stdout
+    assert f"{bad_file}: invalid (2 error(s), 1 warning(s))" in done.stdout
+    assert "voice-m2.yaml: valid (0 error(s), 1 warning(s))" in done.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -118,9 +118,12 @@ def test_validate_json_reports_every_diagnostic(bad_file: Path) -> None:
     assert result.exit_code == 1
     (report,) = json.loads(result.stdout)
     assert report["valid"] is False
-    assert [(d["line"], d["column"], d["severity"]) for d in report["diagnostics"]] == [
+    errors = [d for d in report["diagnostics"] if d["severity"] == "error"]
+    assert [(d["line"], d["column"], d["severity"]) for d in errors] == [
         (line_of(bad_file, "sonic-unified: 26"), 14, "error"), (line_of(bad_file, "statistic: P95"), 16, "error")]
-    assert report["diagnostics"][1]["hint"] == "write it in lower case: p95"
+    assert errors[1]["hint"] == "write it in lower case: p95"
+    assert [d["line"] for d in report["diagnostics"] if d["severity"] == "warning"] == [
+        line_of(bad_file, "action: deprecate")]
 
 
 def test_compile_out_is_deterministic(tmp_path: Path) -> None:

@@ -11,9 +11,12 @@ from registry.errors import RegistryInvalid
 from registry.loader import load_file, load_registry, load_text
 
 
-def test_example_is_valid_without_warnings() -> None:
+def test_example_is_valid_and_warns_only_that_phase4_deprecates_the_baseline() -> None:
+    # The memo deprecates M1 two weeks after Phase 4 while it is still the revert target: the one warning.
     result = load_file(EXAMPLE)
-    assert result.diagnostics == []
+    where = position(example_text(), "{after: 14d, action: deprecate")
+    assert [(d.severity, d.location.line) for d in result.diagnostics] == [("warning", where.line)]
+    assert "deprecates the baseline 'transcribe-polly-baseline'" in result.diagnostics[0].message
     assert result.registry is not None
     assert list(result.registry.variants) == ["transcribe-polly-baseline", "ws-echo", "sonic-unified", "sesame-csm1b"]
     assert [p.name for p in result.registry.phases] == [
@@ -133,7 +136,7 @@ def test_a_broken_entry_does_not_cascade_into_reference_errors() -> None:
                 "    weights: {transcribe-polly-baseline: 100.5, sonic-unified: 0, sesame-csm1b: 0}\n"
                 "    internal_weights: {transcribe-polly-baseline: 0, ws-echo: 100}")
     result = load_text(text, "f.yaml")
-    assert [d.message for d in result.diagnostics] == [
+    assert [d.message for d in result.errors] == [
         "phases[Phase1_Week1].weights.transcribe-polly-baseline must be a whole number (got 100.5)"]
 
 
@@ -151,8 +154,9 @@ def test_load_registry_raises_with_every_diagnostic(tmp_path: Path) -> None:
     with pytest.raises(RegistryInvalid) as err:
         load_registry(bad)
     assert err.value.exit_code == 1
-    assert [d.message for d in err.value.diagnostics] == ["statistic 'avg' is not valid for CloudWatch"]
-    assert err.value.diagnostics[0].location.file == str(bad)
+    errors = [d for d in err.value.diagnostics if d.severity == "error"]
+    assert [d.message for d in errors] == ["statistic 'avg' is not valid for CloudWatch"]
+    assert errors[0].location.file == str(bad)
 
 
 def test_unreadable_file_is_a_diagnostic(tmp_path: Path) -> None:
@@ -169,6 +173,6 @@ def test_a_mistake_in_an_aliased_block_is_reported_once() -> None:
     text = edit(example_text(), "statistic: p50, dimensions: {Variant: sonic-unified}, below: 300}",
                 "statistic: P50, dimensions: {Variant: sonic-unified}, below: 300}")
     result = load_text(text, "f.yaml")
-    assert [str(d) for d in result.diagnostics] == [
+    assert [str(d) for d in result.errors] == [
         f"f.yaml:{position(text, 'P50').line}:{position(text, 'P50').column}: error: gate statistic 'P50' is not a "
         "CloudWatch statistic (fix: write it in lower case: p50)"]
