@@ -316,7 +316,14 @@ class EmbeddedStack:
                              at=datetime.fromtimestamp(self.clock(), UTC))
         await asyncio.to_thread(put_record, self.clients.ssm, param_phase(self.registry.namespace), record,
                                 description=f"force {phase}")
-        await self.server.registry.refresh()
+        registry = self.server.registry
+        for _ in range(50):  # a background refresh may be in flight (then refresh() declines): retry until seen
+            await registry.refresh()
+            state = registry.state
+            if state is not None and state.phase is not None and state.phase.phase == phase:
+                return
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"the runtime did not pick up phase {phase} within 5 s")
 
     def alarm_state(self, name: str) -> str:
         assert self._runner is not None
