@@ -20,6 +20,7 @@ import os
 import queue
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -170,6 +171,9 @@ class EmbeddedStack:
         self._moto.start()
         host, port = self._moto.get_host_and_port()
         endpoint = f"http://{host}:{port}"
+        # moto keeps its state per process, not per server: start from an empty account (a stack started earlier
+        # in the same process, e.g. by a test, would otherwise leave its phase and overrides behind).
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=10)
         self.clients = Clients(endpoint_url=endpoint, region=self.config.region)
         self.applied = apply_registry(self.clients, self.registry)
         if self.config.samples_file is not None:
