@@ -78,6 +78,7 @@ class _Content:
     role: str
     kind: str
     stage: str
+    turn: int = -1  # the turn whose reply this block belongs to (-1: none; its output is stale)
 
 
 @dataclass
@@ -155,6 +156,9 @@ class NovaSonicSession:
         self._stream: _Stream | None = None
         self._turn: asyncio.Queue[BackendEvent | BackendError] | None = None
         self._user_speaking = False
+        self._turn_seq = 0
+        self._voiced = False
+        self._heard = False
         self._pending_usage: list[Usage] = []
         self._retired: set[asyncio.Task[None]] = set()
 
@@ -264,23 +268,37 @@ class NovaSonicSession:
         """Turn one parsed output event into what the runtime sees (pure bookkeeping, no I/O)."""
         match out:
             case ev.ContentStarted(content_id, role, kind, stage):
-                stream.contents[content_id] = _Content(role, kind, stage)
-            case ev.AudioOut(_, pcm):
-                self._deliver(stream, AudioChunk(pcm))
+                # Nova transcribes what it heard (a USER block) before it answers. Blocks started before that
+                # answer an earlier turn (typically the reply the user barged in on, still streaming): their audio,
+                # text and INTERRUPTED end are not this turn's.
+                listening = self._turn is not None and not self._user_speaking
+                if listening and role == "USER":
+                    self._heard = True
+                current = listening and self._heard
+                stream.contents[content_id] = _Content(role, kind, stage, self._turn_seq if current else -1)
+            case ev.AudioOut(content_id, pcm):
+                if self._current(stream, content_id):
+                    self._voiced = self._turn is not None
+                    self._deliver(stream, AudioChunk(pcm))
             case ev.TextOut(content_id, role, text):
                 content = stream.contents.get(content_id, _Content(role, "TEXT", "FINAL"))
                 final = content.stage != "SPECULATIVE"
                 speaker: Literal["user", "assistant"] = "user" if (content.role or role) == "USER" else "assistant"
                 if final:
                     self.history = [*self.history[-2 * HISTORY_TURNS:], (speaker, text)]
-                self._deliver(stream, Transcript(speaker, text, final))
-            case ev.Interrupted():
-                self._deliver(stream, TurnEnd("INTERRUPTED"))
-            case ev.ContentEnded(content_id, _, stop_reason):
-                ended = stream.contents.pop(content_id, None)
-                if stop_reason == "INTERRUPTED":
+                if self._current(stream, content_id):
+                    self._deliver(stream, Transcript(speaker, text, final))
+            case ev.Interrupted(content_id):
+                # The model stops a reply when it hears the user. Before this turn's reply has made a sound, that
+                # can only be the previous reply (barged in on by the client) being stopped: not this turn's end.
+                if self._current(stream, content_id) and self._voiced:
                     self._deliver(stream, TurnEnd("INTERRUPTED"))
-                elif stop_reason == "END_TURN" and ended is not None and ended.role == "ASSISTANT":
+            case ev.ContentEnded(content_id, _, stop_reason):
+                current = self._current(stream, content_id)
+                ended = stream.contents.pop(content_id, None)
+                if stop_reason == "INTERRUPTED" and current and self._voiced:
+                    self._deliver(stream, TurnEnd("INTERRUPTED"))
+                elif stop_reason == "END_TURN" and current and ended is not None and ended.role == "ASSISTANT":
                     self._deliver(stream, TurnEnd("END_TURN"))
             case ev.CompletionEnded(stop_reason):
                 self._deliver(stream, TurnEnd(stop_reason or "END_TURN"))
@@ -288,6 +306,11 @@ class NovaSonicSession:
                 self._deliver(stream, Usage(tokens_in, tokens_out, detail))
             case _:
                 pass
+
+    def _current(self, stream: _Stream, content_id: str) -> bool:
+        """Does this content block belong to the turn being relayed now? (Unknown blocks are given the benefit.)"""
+        content = stream.contents.get(content_id)
+        return content is None or content.turn == self._turn_seq
 
     async def _ready_stream(self) -> _Stream:
         stream = self._stream
@@ -312,6 +335,9 @@ class NovaSonicSession:
         stream = await self._ready_stream()
         queue: asyncio.Queue[BackendEvent | BackendError] = asyncio.Queue()
         self._turn = queue
+        self._turn_seq += 1
+        self._voiced = False  # has this turn's reply produced audio yet?
+        self._heard = False  # has the model transcribed this turn's speech yet?
         try:
             self._user_speaking = True
             try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -167,10 +167,18 @@ class TranscribeStage:
             stream = await client.start_stream_transcription(StartStreamTranscriptionInput(
                 language_code=self.settings.transcribe_language, media_sample_rate_hertz=16_000,
                 media_encoding="pcm"))
-            async for frame in audio:
-                await stream.input_stream.send(AudioStreamAudioEvent(value=AudioEvent(audio_chunk=frame)))
-            await stream.input_stream.close()  # end of audio: Transcribe finalises and ends its results
-            _, results = await stream.await_output()
+            # The response (or its refusal, e.g. 429 LimitExceeded) can come while we are still sending; a refused
+            # stream never drains what we wrote, so every write and the close race the response.
+            output = asyncio.ensure_future(stream.await_output())
+            try:
+                async for frame in audio:
+                    await self._unless_refused(
+                        stream.input_stream.send(AudioStreamAudioEvent(value=AudioEvent(audio_chunk=frame))), output)
+                # End of audio: Transcribe finalises and ends its results.
+                await self._unless_refused(stream.input_stream.close(), output)
+                _, results = await asyncio.wait_for(output, self.settings.turn_timeout_seconds)
+            finally:
+                output.cancel()
             finals: list[str] = []
             while True:
                 event = await asyncio.wait_for(results.receive(), self.settings.turn_timeout_seconds)
@@ -186,6 +194,23 @@ class TranscribeStage:
             raise
         except Exception as exc:
             raise classify_aws(exc, "Transcribe streaming") from exc
+
+    async def _unless_refused(self, step: Awaitable[None], output: asyncio.Future[Any]) -> None:
+        """Await `step`, unless the response fails first (then raise its error); bounded by the turn timeout."""
+        task = asyncio.ensure_future(step)
+        done, _ = await asyncio.wait({task, output}, timeout=self.settings.turn_timeout_seconds,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()
+            return
+        if output in done and output.exception() is not None:
+            task.cancel()
+            output.result()  # raises the service's error
+        if output in done:  # the response has started: the write just has to finish
+            await asyncio.wait_for(task, self.settings.turn_timeout_seconds)
+            return
+        task.cancel()
+        raise TimeoutError("Transcribe stream did not accept audio in time")
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}

@@ -48,6 +48,7 @@ class NovaStreamLog:
     violation: str | None = None
     audio_frames: int = 0
     system_prompt: str | None = None
+    interruptions: int = 0
 
 
 def check_order(names: list[str], name: str) -> str | None:
@@ -129,6 +130,7 @@ class NovaSonicStream:
         speaking = mean_abs(pcm) > SPEECH_LEVEL
         if speaking and self._reply is not None and not self._reply.done():
             await self._cancel_reply()
+            self.log.interruptions += 1
             await self._interrupted()
         if speaking:
             self._in_speech = True
@@ -187,7 +189,7 @@ class NovaSonicStream:
             await self.emit("audioOutput", {"contentId": audio_id, "role": "ASSISTANT",
                                             "content": base64.b64encode(chunk).decode("ascii")})
             # Let other streams and the input side run between chunks, as a real network would.
-            await asyncio.sleep(0)
+            await asyncio.sleep(self.behaviour.chunk_ms / 1000 if self.behaviour.pace_audio else 0)
         await self.emit("contentEnd", {"contentId": audio_id, "type": "AUDIO", "stopReason": "PARTIAL_TURN"})
         speech_out = len(pcm) // 2 // 480  # ~ one speech token per 20 ms of output
         await self.emit("usageEvent", {

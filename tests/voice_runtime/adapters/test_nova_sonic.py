@@ -149,3 +149,25 @@ async def test_silence_flows_fast_while_a_reply_is_due_and_sparsely_when_idle(
     assert pauses[idle_from + 1:idle_from + 3] == [1.0, 1.0]  # idle between turns
     log = emulators.emulators.nova.streams[0]
     assert log.audio_frames > 6  # 5 speech frames, the end-of-turn silence, and keep-alive silence
+
+
+async def test_the_interrupted_reply_still_streaming_does_not_leak_into_the_next_turn(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
+    behaviour = emulators.emulators.nova.behaviour
+    behaviour.reply_audio_ms, behaviour.pace_audio = 2000, True  # the old reply is still streaming...
+    adapter = NovaSonicAdapter(settings)
+    session = await adapter.open_session(context(compiled, VARIANT))
+    try:
+        async for event in session.run_turn(speech()):
+            if isinstance(event, AudioChunk):
+                await session.barge_in()
+        behaviour.reply_audio_ms = 200
+        events = await collect(session)  # ...when the user's next utterance arrives
+        log = emulators.emulators.nova.streams[0]
+        assert log.interruptions == 1  # the model saw the barge-in and sent its INTERRUPTED signals
+        assert events[-1] == TurnEnd("END_TURN")  # which were not taken as this turn's end
+        audio = b"".join(e.pcm for e in events if isinstance(e, AudioChunk))
+        assert len(audio) == 24_000 * 2 * 200 // 1000  # exactly the new reply: nothing of the interrupted one
+    finally:
+        await session.close()
+        await adapter.aclose()
