@@ -34,6 +34,7 @@ demo: $(STAMP)
 	$(VENV)/bin/voicectl demo
 
 test: $(STAMP)
+	@bash scripts/install-chromium.sh || echo "warning: no chromium; the browser test will be skipped" >&2
 	$(PY) -m pytest
 
 lint: $(STAMP)

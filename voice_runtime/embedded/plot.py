@@ -6,14 +6,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: headless machines and CI have no display
-
-import matplotlib.pyplot as plt
-
 from voice_runtime.embedded.conversation import TurnResult
 from voice_runtime.embedded.report import DemoRecord, rolling_share
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, imported on first use: it costs ~0.4 s, which every voicectl
+    command would otherwise pay at start-up. Agg needs no display (headless machines, CI)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 PALETTE = {"transcribe-polly-baseline": "#4c72b0", "sonic-unified": "#dd8452", "ws-echo": "#55a868",
            "sesame-csm1b": "#8172b3"}
@@ -57,6 +62,7 @@ def _marker_label(kind: str, title: str) -> str | None:
 def demo_timeline(record: DemoRecord, path: Path, *, threshold_ms: float | None = None) -> Path:
     """Two panels on one time axis: external traffic share per variant, and TTFA per variant (turns, rolling
     p50/p95), with phase changes, the injected regression, the alarm and the override marked on both."""
+    plt = _pyplot()
     fig, (ax_share, ax_ttfa) = plt.subplots(2, 1, figsize=(12, 7.5), sharex=True,
                                             gridspec_kw={"height_ratios": [1, 1.3]})
     timeline = rolling_share(record.turns, window_s=6.0, step_s=1.0, internal=False)
@@ -115,6 +121,7 @@ def demo_timeline(record: DemoRecord, path: Path, *, threshold_ms: float | None 
 
 def loadtest_latency(results: Sequence[TurnResult], report: dict[str, Any], path: Path) -> Path:
     """Left: client TTFA CDF per variant (log x). Right: relay overhead CDF per variant."""
+    plt = _pyplot()
     fig, (ax_cdf, ax_bars) = plt.subplots(1, 2, figsize=(12, 4.8))
     by_variant: dict[str, list[float]] = {}
     for r in results:
