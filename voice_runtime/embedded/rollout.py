@@ -8,27 +8,20 @@ SampleMetricSource fed by the metrics sink), which is what CloudWatch would aggr
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from control_plane.aws import live_store
 from control_plane.aws.metrics_source import MetricQuery, MetricSource, alarm_states
-from control_plane.rollout.gates import (
-    GateResult,
-    approval_records,
-    gate_window,
-    judge_approval,
-    judge_metric,
-    param_approval_of,
-)
-from control_plane.rollout.guard import Decision, Facts, decide
+from control_plane.rollout.assess import assess_advance
+from control_plane.rollout.gates import Observation, Window, param_approval_of
+from control_plane.rollout.guard import Decision
 from control_plane.rollout.machine import Step, Topology, active_phase, advance_step
-from registry.compiled import compile_registry
 from registry.errors import VoiceCtlError
 from registry.live_state import ApprovalRecord, PhaseRecord, live_state_from_parameters, param_phase
-from registry.model import ApprovalGate, MetricGate, Registry
+from registry.model import ApprovalGate, Registry
 
 ACTOR = "voicectl-demo"
 
@@ -90,24 +83,15 @@ class ReleaseOwner:
         record = state.phase or self.start("first advance: the rollout starts at the first phase")
         topology = Topology.of_registry(self.registry)
         step = advance_step(topology, active_phase(topology, record))
-        phase = self.registry.phase(step.current)
-        assert phase is not None
-        window = gate_window(record.at, phase.bake_seconds, now)
-        approvals = approval_records(self.namespace, values)
-        results: list[GateResult] = []
-        for gate in phase.gates:
-            if isinstance(gate, MetricGate):
-                query = MetricQuery(self.registry.metric_namespace_of(gate.namespace), gate.metric, gate.dimensions,
-                                    gate.statistic, window)
-                results.append(judge_metric(gate, self.metrics.observe(query)))
-            else:
-                results.append(judge_approval(gate, approvals.get((step.current, gate.approval)), record.at))
         compiled = state.registry
         alarms = alarm_states(self.cloudwatch, sorted(compiled.alarms)) if compiled.alarms else {}
-        decision = decide(Facts(step=step, now=now, entered_at=record.at, bake_seconds=phase.bake_seconds,
-                                gates=results, alarms=alarms, overrides=state.overrides, runbook=state.runbook,
-                                applied_digest=compiled.digest, file_digest=compile_registry(self.registry).digest,
-                                problems=state.problems))
+
+        def observe(namespace: str, metric: str, dimensions: Mapping[str, str], statistic: str,
+                    window: Window) -> Observation:
+            return self.metrics.observe(MetricQuery(namespace, metric, dimensions, statistic, window))
+
+        # The same fact gathering as `voicectl advance`: one guard, whoever advances.
+        decision = assess_advance(self.registry, state, values, step, record.at, now, observe, alarms)
         return step, decision, record
 
     def try_advance(self, reason: str) -> AdvanceOutcome:
