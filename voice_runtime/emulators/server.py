@@ -133,6 +133,12 @@ class EmulatorServer:
         self.stop()
 
 
+def backend_settings(server: EmulatorServer) -> dict[str, str]:
+    """What the AWS adapters need to use these emulators (see adapters.backend_settings.BackendSettings): give it
+    to them as a settings object's `backends` mapping, or as top-level attributes."""
+    return {"backend_endpoint_url": server.url, "emulator_ca_file": str(server.cert.cert_file)}
+
+
 def behaviours(emulators: Emulators) -> dict[str, Behaviour]:
     """Every emulator's Behaviour by service name (for CLIs and benchmarks that tune them all)."""
     return {"nova": emulators.nova.behaviour, "transcribe": emulators.transcribe.behaviour,

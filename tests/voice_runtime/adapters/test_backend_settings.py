@@ -22,3 +22,12 @@ def test_runtime_settings_region_and_a_nested_backends_block() -> None:
                                                                "transcribe_endpoint_url": "https://127.0.0.1:8"})
     s = BackendSettings.of(nested)
     assert s.endpoint("bedrock") == "https://127.0.0.1:9" and s.endpoint("transcribe") == "https://127.0.0.1:8"
+
+
+def test_emulator_server_hands_adapters_their_endpoint_and_trust(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from voice_runtime.emulators.server import EmulatorServer, backend_settings
+
+    server = EmulatorServer(cert_dir=tmp_path)  # not started: only its address and certificate are read
+    s = BackendSettings.of(SimpleNamespace(backends=backend_settings(server)))
+    assert s.endpoint("sagemaker") == server.url and s.emulator_ca_file == str(server.cert.cert_file)
+    server._sock.close()
