@@ -49,6 +49,10 @@ def _json(status: HTTPStatus, payload: object) -> Response:
     return _response(status, json.dumps(payload, default=str).encode(), "application/json")
 
 
+# The M1 pipeline's SSE endpoint paths (memo Phase 4: they answer 410 Gone once the SSE variant is deprecated).
+LEGACY_SSE_PATHS = ("/sse", "/voice/sse")
+
+
 class VoiceServer:
     """Owns the sessions of one runtime process and the websockets server serving them."""
 
@@ -186,7 +190,32 @@ class VoiceServer:
             return _json(HTTPStatus.OK, self.health())
         if url.path == "/admin/emulated":
             return self._latency_knob(parse_qs(url.query))
+        if url.path in LEGACY_SSE_PATHS:
+            return self._legacy_sse(f"ws://{request.headers.get('Host', 'localhost')}/ws")
         return self._static(url.path)
+
+    def _legacy_sse(self, websocket_url: str) -> Response:
+        """The M1 SSE path after the memo's Phase 4: 410 Gone with upgrade instructions once every SSE variant is
+        deprecated (in the registry or by `voicectl decommission run`); until then it is not served here (SSE turns
+        are the M1 stack's own: `m1_pipeline.sse_turn_handler` is the ASGI handler for it)."""
+        from voice_runtime.adapters.m1_pipeline import gone_response  # imports the M1 SDKs: only when asked
+
+        state = self.registry.state
+        compiled = state.registry if state else None
+        sse: list[str] = []
+        dead: list[str] = []
+        if state is not None and compiled is not None:
+            sse = sorted(n for n, v in compiled.variants.items() if v.transport == "sse")
+            dead = [n for n in sse if compiled.variants[n].deprecated or n in state.deprecated]
+        if sse and dead == sse:
+            status, headers, body = gone_response(dead[0], websocket_url)
+            response = _response(HTTPStatus(status), body, "application/json")
+            for name, value in headers:
+                if name.lower() not in (b"content-type", b"cache-control"):
+                    response.headers[name.decode()] = value.decode()
+            return response
+        return _json(HTTPStatus.NOT_FOUND, {"error": "SSE turns are served by the M1 stack, not this runtime",
+                                            "sse_variants": sse, "websocket": websocket_url})
 
     def health(self) -> dict[str, object]:
         return {"ok": True, "sessions": len(self.sessions), "connections_total": self.connections_total,

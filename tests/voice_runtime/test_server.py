@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 
 from registry.compiled import CompiledRegistry
+from registry.live_state import DeprecationRecord, param_deprecation
 from registry.model import Backend
-from tests.voice_runtime.support import BASELINE, RUNBOOK, namespace_values
+from tests.voice_runtime.support import BASELINE, NS, RUNBOOK, namespace_values
 from tests.voice_runtime.wsclient import (
     FAST,
     FRAME,
@@ -278,3 +281,31 @@ async def test_a_client_silent_in_the_middle_of_its_utterance_is_idle(compiled: 
                 await ws.recv()
         assert ws.close_code == 4000
     assert server.sessions == {}
+
+
+async def test_legacy_sse_path_answers_410_gone_with_upgrade_once_the_sse_variant_is_deprecated(
+    compiled: CompiledRegistry,
+) -> None:
+    # GIVEN the baseline (the only SSE variant) live; WHEN decommission deprecates it; THEN its old SSE endpoint
+    # tells clients to move to the WebSocket (memo Phase 4, step 5).
+    values = namespace_values(compiled, "Phase1_Week1")
+    async with running(compiled, fetch=lambda: dict(values)) as (server, _):
+        base = f"http://127.0.0.1:{server.port}"
+
+        def get(path: str) -> tuple[int, dict[str, object], str]:
+            try:
+                with urllib.request.urlopen(base + path, timeout=5) as r:
+                    return r.status, json.loads(r.read()), r.headers.get("Link", "")
+            except urllib.error.HTTPError as e:
+                return e.code, json.loads(e.read()), e.headers.get("Link", "")
+
+        status, body, _ = await asyncio.to_thread(get, "/sse")
+        assert status == 404 and body["sse_variants"] == ["transcribe-polly-baseline"]
+        record = DeprecationRecord(variant="transcribe-polly-baseline", at=datetime(2026, 6, 1, tzinfo=UTC))
+        values[param_deprecation(NS, "transcribe-polly-baseline")] = record.model_dump_json()
+        await server.registry.refresh()
+        status, body, link = await asyncio.to_thread(get, "/voice/sse")
+        assert status == 410 and body["error"] == "gone" and body["variant"] == "transcribe-polly-baseline"
+        upgrade = body["upgrade"]
+        assert isinstance(upgrade, dict) and upgrade["transport"] == "websocket"
+        assert upgrade["url"] == f"ws://127.0.0.1:{server.port}/ws" and 'rel="alternate"' in link
