@@ -22,7 +22,13 @@ from voice_runtime.embedded.scenario import REVERT_ALARM, DemoScenario, Scenario
 from voice_runtime.embedded.stack import DEMO_REGISTRY, EmbeddedStack, NovaSonicPath, StackConfig
 
 DEFAULT_OUT = Path("out/demo")
-KIND_STYLE = {"phase": "green", "inject": "bold red", "alarm": "red", "override": "magenta", "gate": "cyan"}
+KIND_STYLE = {"phase": "green", "inject": "bold red", "alarm": "red", "override": "magenta", "runtime": "magenta",
+              "gate": "cyan"}
+
+
+def _clip(text: str, limit: int) -> str:
+    """Shorten at a word boundary with an ellipsis (CloudWatch reasons list every datapoint)."""
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
 
 
 class DemoFailed(VoiceCtlError):
@@ -65,7 +71,7 @@ def _summary_tables(record: DemoRecord, doc: dict[str, Any]) -> Group:
         alarms.add_column(col)
     for e in record.events:
         if e.kind == "alarm":
-            alarms.add_row(f"{e.at_s:.1f}s", escape(e.title), escape(str(e.detail.get("reason", ""))[:110]))
+            alarms.add_row(f"{e.at_s:.1f}s", escape(e.title), escape(_clip(str(e.detail.get("reason", "")), 160)))
 
     def secs(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f} s"
@@ -74,7 +80,8 @@ def _summary_tables(record: DemoRecord, doc: dict[str, Any]) -> Group:
     outcome.add_row("regression injected at", secs(doc["regression_injected_at_s"]))
     outcome.add_row(f"{REVERT_ALARM} in ALARM at", secs(doc["alarm_at_s"]))
     outcome.add_row("alarm -> override written", secs(doc["alarm_to_override_s"]))
-    outcome.add_row("alarm -> 100% baseline (new turns)", secs(doc["alarm_to_all_baseline_s"]))
+    outcome.add_row("alarm -> runtime cache holds the revert", secs(doc["alarm_to_runtime_cache_s"]))
+    outcome.add_row("alarm -> last canary turn seen", secs(doc["alarm_to_all_baseline_s"]))
     outcome.add_row("turns / failed", f"{doc['turns']} / {doc['errors']}")
 
     checks = Table(title="Checks", title_justify="left")

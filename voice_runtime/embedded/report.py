@@ -15,7 +15,7 @@ from typing import Any, Literal
 from voice_runtime.embedded.conversation import TurnResult
 from voice_runtime.loadtest import distribution
 
-EventKind = Literal["stack", "apply", "phase", "gate", "inject", "alarm", "override", "revert", "note"]
+EventKind = Literal["stack", "apply", "phase", "gate", "inject", "alarm", "override", "runtime", "revert", "note"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,16 @@ def last_non_baseline_turn(turns: Iterable[TurnResult], *, baseline: str, after_
     return max(times) if times else None
 
 
+def alarm_to_runtime_s(record: DemoRecord) -> float | None:
+    """Seconds from the alarm going to ALARM until the runtime's registry cache holds the override: from then on
+    every new turn resolves to the baseline, whichever subject starts it (the guarantee, not a sample)."""
+    alarm = record.first("alarm", f"ALARM {record.alarm}")
+    seen = record.first("runtime")
+    if alarm is None or seen is None:
+        return None
+    return round(seen.at_s - alarm.at_s, 3)
+
+
 def alarm_to_baseline_s(record: DemoRecord) -> float | None:
     """Seconds from the alarm going to ALARM until every new external turn is served by the baseline.
 
@@ -150,6 +160,7 @@ def summary(record: DemoRecord) -> dict[str, Any]:
         "override_at_s": override.at_s if override else None,
         "alarm_to_override_s": round(override.at_s - alarm.at_s, 3) if alarm and override else None,
         "alarm_to_all_baseline_s": alarm_to_baseline_s(record),
+        "alarm_to_runtime_cache_s": alarm_to_runtime_s(record),
         "events": [asdict(e) for e in record.events],
         "checks": [asdict(c) for c in record.checks],
         "ok": all(c.ok for c in record.checks) and bool(record.checks),
