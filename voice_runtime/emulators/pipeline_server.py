@@ -46,6 +46,22 @@ async def _end(send: Any) -> None:
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+# Each service's own error for an injected fault: (HTTP status, AWS error code, message).
+ErrorTable = dict[Fault, tuple[int, str, str]]
+
+
+async def answer_fault(send: Any, fault: Fault | None, delay: float, errors: ErrorTable) -> bool:
+    """Answer an injected fault the way the service does (a model timeout only after its delay).
+
+    True when the request was answered with an error and the handler must stop."""
+    if fault is None or fault not in errors:
+        return False
+    if fault is Fault.MODEL_TIMEOUT:
+        await asyncio.sleep(delay)
+    await aws_error(send, *errors[fault])
+    return True
+
+
 class ConverseEmulator:
     """`POST /model/{modelId}/converse-stream`."""
 
@@ -58,12 +74,9 @@ class ConverseEmulator:
         request = json.loads(await read_body(receive) or b"{}")
         self.requests.append(request)
         delay, fault = self.behaviour.next_turn()
-        if fault is Fault.THROTTLE:
-            await aws_error(send, 429, "ThrottlingException", "Too many requests, please wait (emulated)")
-            return
-        if fault is Fault.MODEL_TIMEOUT:
-            await asyncio.sleep(delay)
-            await aws_error(send, 408, "ModelTimeoutException", "Model timed out (emulated)")
+        if await answer_fault(send, fault, delay, {
+                Fault.THROTTLE: (429, "ThrottlingException", "Too many requests, please wait (emulated)"),
+                Fault.MODEL_TIMEOUT: (408, "ModelTimeoutException", "Model timed out (emulated)")}):
             return
         await _start_stream(send)
         await _chunk(send, json_event("messageStart", {"role": "assistant"}))
@@ -102,11 +115,11 @@ class PollyEmulator:
             await aws_error(send, 400, "InvalidSampleRateException", "pcm supports SampleRate 8000 or 16000")
             return
         delay, fault = self.behaviour.next_turn()
-        if fault is Fault.THROTTLE:
-            await aws_error(send, 400, "ThrottlingException", "Rate exceeded (emulated)")
-            return
-        if fault in (Fault.MODEL_TIMEOUT, Fault.STREAM_ERROR):
-            await aws_error(send, 500, "ServiceFailureException", "Polly failed (emulated)")
+        failed = (500, "ServiceFailureException", "Polly failed (emulated)")
+        # Polly is request/response: a timeout or a stream error both surface at once as a service failure.
+        if await answer_fault(send, fault, 0.0, {
+                Fault.THROTTLE: (400, "ThrottlingException", "Rate exceeded (emulated)"),
+                Fault.MODEL_TIMEOUT: failed, Fault.STREAM_ERROR: failed}):
             return
         rate = int(request.get("SampleRate", 16000))
         text = str(request.get("Text", ""))
@@ -133,12 +146,9 @@ class SageMakerStreamEmulator:
         request = json.loads(await read_body(receive) or b"{}")
         self.requests.append(request)
         delay, fault = self.behaviour.next_turn()
-        if fault is Fault.THROTTLE:
-            await aws_error(send, 429, "ThrottlingException", "Rate exceeded (emulated)")
-            return
-        if fault is Fault.MODEL_TIMEOUT:
-            await asyncio.sleep(delay)
-            await aws_error(send, 424, "ModelError", "Model container timed out (emulated)")
+        if await answer_fault(send, fault, delay, {
+                Fault.THROTTLE: (429, "ThrottlingException", "Rate exceeded (emulated)"),
+                Fault.MODEL_TIMEOUT: (424, "ModelError", "Model container timed out (emulated)")}):
             return
         text = str(request.get("text", ""))
         pcm = voiced_pcm(min(10_000, max(200, MS_PER_CHAR * len(text))), 24_000, pitch_hz=180.0)
