@@ -106,8 +106,9 @@ def _when(ts: float) -> str:
 @alarms_app.command("backtest")
 def backtest_cmd(
     file: RegistryFile,
-    metrics: Annotated[Path, typer.Option("--metrics", help="Metric history: .csv (timestamp,metric,<dimension>..,"
-                                          "value) or .jsonl (one sample per line, or the runtime's EMF lines).",
+    metrics: Annotated[Path, typer.Option("--metrics", help="Metric history: .csv "
+                                          "(`timestamp,metric,<dimension>..,value`) or .jsonl "
+                                          "(one sample per line, or the runtime's EMF lines).",
                                           show_default=False)],
     alarm: Annotated[list[str] | None, typer.Option("--alarm", help="Only this alarm (repeatable).")] = None,
     step: Annotated[float | None, typer.Option("--step", help="Seconds between evaluations (default: 60, or the "

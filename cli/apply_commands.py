@@ -117,7 +117,7 @@ def plan_cmd(
 ) -> None:
     """Show what apply would change: the registry SSM parameter, CloudWatch alarms and SNS topics.
 
-    Reads only. Apply owns <namespace>/registry and alarms and topics tagged voice-rollout:namespace.
+    Reads only. Apply owns `<namespace>/registry` and alarms and topics tagged voice-rollout:namespace.
 
     The active phase and the overrides are never part of a plan.
     """

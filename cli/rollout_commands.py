@@ -90,7 +90,7 @@ def advance(
     (action 'init') and starts its bake.
 
     Sources: the namespace is --namespace, else FILE's; phases and weights come from the applied
-    <namespace>/registry parameter (what runtimes serve); bakes, gates and paths come from FILE, which is
+    `<namespace>/registry` parameter (what runtimes serve); bakes, gates and paths come from FILE, which is
     therefore required (except with --force) and must be the applied one. Gate data: --metrics-from.
     """
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
@@ -273,8 +273,10 @@ def status(
     file: FileArg = None, namespace: Namespace = None, metrics_from: MetricsFrom = "cloudwatch",
     json_out: JsonFlag = False, endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
 ) -> None:
-    """The live rollout: active phase and since when, bake remaining, what runtimes serve after overrides, the
-    overrides (who, why, when), the runbook map, alarm states, the next phase's gates (value vs limit; needs
+    """The live rollout: active phase, what runtimes serve, overrides, alarms, the next phase's gates.
+
+    Shows the active phase and since when, bake remaining, the effective weights runtimes serve after overrides,
+    the overrides (who, why, when), the runbook map, alarm states, the next phase's gates (value vs limit; needs
     FILE), and due decommission steps (needs FILE)."""
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     values = live_store.read_namespace(ctx.ssm, ctx.namespace)

@@ -31,7 +31,7 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     registry_source: Annotated[str, typer.Option(
         "--registry-source",
-        help="'ssm' (read <namespace> from SSM every cache period) or a registry YAML file (static, local).",
+        help="'ssm' (read `<namespace>` from SSM every cache period) or a registry YAML file (static, local).",
     )] = "ssm",
     phase: Annotated[str | None, typer.Option("--phase", help="Active phase for a YAML source.")] = None,
     namespace: Annotated[str, typer.Option("--namespace", help="SSM namespace to read.")] = "/silentinfinity/voice",
