@@ -62,17 +62,28 @@ async def answer_fault(send: Any, fault: Fault | None, delay: float, errors: Err
     return True
 
 
-class ConverseEmulator:
+class _JsonEndpoint:
+    """An emulated service endpoint taking a JSON request: its behaviour (latency, faults) and the requests seen."""
+
+    def __init__(self, behaviour: Behaviour | None = None) -> None:
+        self.behaviour = behaviour or Behaviour()
+        self.requests: list[dict[str, Any]] = []
+
+    async def read_request(self, receive: Any) -> dict[str, Any]:
+        request: dict[str, Any] = json.loads(await read_body(receive) or b"{}")
+        self.requests.append(request)
+        return request
+
+
+class ConverseEmulator(_JsonEndpoint):
     """`POST /model/{modelId}/converse-stream`."""
 
     def __init__(self, behaviour: Behaviour | None = None, reply: str = REPLY) -> None:
-        self.behaviour = behaviour or Behaviour()
+        super().__init__(behaviour)
         self.reply = reply
-        self.requests: list[dict[str, Any]] = []
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        request = json.loads(await read_body(receive) or b"{}")
-        self.requests.append(request)
+        await self.read_request(receive)  # recorded for the tests; the reply does not depend on it
         delay, fault = self.behaviour.next_turn()
         if await answer_fault(send, fault, delay, {
                 Fault.THROTTLE: (429, "ThrottlingException", "Too many requests, please wait (emulated)"),
@@ -100,16 +111,11 @@ class ConverseEmulator:
         await _end(send)
 
 
-class PollyEmulator:
+class PollyEmulator(_JsonEndpoint):
     """`POST /v1/speech` (SynthesizeSpeech, OutputFormat pcm)."""
 
-    def __init__(self, behaviour: Behaviour | None = None) -> None:
-        self.behaviour = behaviour or Behaviour()
-        self.requests: list[dict[str, Any]] = []
-
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        request = json.loads(await read_body(receive) or b"{}")
-        self.requests.append(request)
+        request = await self.read_request(receive)
         # As documented for Polly: pcm output is 8000 or 16000 Hz only (24000 is for mp3 / ogg_vorbis).
         if request.get("OutputFormat") != "pcm" or str(request.get("SampleRate", "16000")) not in {"8000", "16000"}:
             await aws_error(send, 400, "InvalidSampleRateException", "pcm supports SampleRate 8000 or 16000")
@@ -135,16 +141,11 @@ class PollyEmulator:
         await _end(send)
 
 
-class SageMakerStreamEmulator:
+class SageMakerStreamEmulator(_JsonEndpoint):
     """`POST /endpoints/{name}/invocations-response-stream` serving a CSM-1B-like text-to-speech model."""
 
-    def __init__(self, behaviour: Behaviour | None = None) -> None:
-        self.behaviour = behaviour or Behaviour()
-        self.requests: list[dict[str, Any]] = []
-
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        request = json.loads(await read_body(receive) or b"{}")
-        self.requests.append(request)
+        request = await self.read_request(receive)
         delay, fault = self.behaviour.next_turn()
         if await answer_fault(send, fault, delay, {
                 Fault.THROTTLE: (429, "ThrottlingException", "Rate exceeded (emulated)"),
