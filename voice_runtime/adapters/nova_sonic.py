@@ -14,18 +14,22 @@ turn with a retryable BackendError and is replaced at the next one.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, ClassVar, Literal
 
 from aws_sdk_bedrock_runtime.client import AsyncBedrockRuntimeClient
 from aws_sdk_bedrock_runtime.config import AsyncBedrockRuntimeConfig
 from aws_sdk_bedrock_runtime.models import (
     BidirectionalInputPayloadPart,
+    BidirectionalOutputPayloadPart,
     InvokeModelWithBidirectionalStreamInputChunk,
     InvokeModelWithBidirectionalStreamOperationInput,
     InvokeModelWithBidirectionalStreamOutputChunk,
@@ -47,6 +51,7 @@ from voice_runtime.adapters.base import (
     Usage,
 )
 from voice_runtime.adapters.crt_transport import credentials_resolver, crt_client
+from voice_runtime.adapters.event_frames import FastDecoder, FramedRestJsonProtocol
 
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 10  # transcript lines carried into a fresh stream on hand-over
@@ -66,6 +71,20 @@ def classify(exc: BaseException | object) -> BackendError:
         return BackendError(f"Nova Sonic rejected the event stream: {value}", retryable=False, code="invalid_request")
     return BackendError(f"Nova Sonic stream error: {type(value).__name__}: {value}", retryable=True,
                         code="stream_error")
+
+
+def output_chunk(payload: bytes) -> InvokeModelWithBidirectionalStreamOutputChunk:
+    """The output union's `chunk` event from its JSON payload (`{"bytes": "<base64 Nova Sonic event>"}`)."""
+    encoded = json.loads(payload).get("bytes")
+    return InvokeModelWithBidirectionalStreamOutputChunk(
+        value=BidirectionalOutputPayloadPart(bytes_=base64.b64decode(encoded) if encoded is not None else None))
+
+
+class NovaSonicProtocol(FramedRestJsonProtocol):
+    """Bedrock's restJson1 with output frames decoded whole (see adapters.event_frames); `chunk` events, nearly
+    all of a conversation's output, are built straight from their payload."""
+
+    fast_events: ClassVar[Mapping[str, FastDecoder]] = MappingProxyType({"chunk": output_chunk})
 
 
 def handover_due(opened_at: float, now: float, limit_seconds: float) -> bool:
@@ -122,7 +141,8 @@ class NovaSonicAdapter:
         async with self._client_lock:
             if index not in self._clients:
                 overrides: dict[str, Any] = {"region": self.settings.region,
-                                             "transport": crt_client(self.settings.emulator_ca_file)}
+                                             "transport": crt_client(self.settings.emulator_ca_file),
+                                             "protocol": NovaSonicProtocol}
                 if url := self.settings.endpoint("bedrock"):
                     overrides["endpoint_uri"] = url
                 if resolver := credentials_resolver():
@@ -257,7 +277,11 @@ class NovaSonicSession:
                 if not isinstance(output, InvokeModelWithBidirectionalStreamOutputChunk):
                     self._fail(stream, classify(output))
                     return
-                self._route(stream, ev.parse_output(output.value.bytes_ or b"{}"))
+                event = ev.parse_output(output.value.bytes_ or b"{}")
+                self._route(stream, event)
+                if isinstance(event, ev.AudioOut):
+                    # Frames arrive in bursts: let the relay forward this audio before the rest are decoded.
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

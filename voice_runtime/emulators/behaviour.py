@@ -56,6 +56,7 @@ class Behaviour:
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     delays: list[float] = field(default_factory=list, repr=False)
+    lateness: list[float] = field(default_factory=list, repr=False)  # seconds past each turn's sampled delay
     faults: list[Fault] = field(default_factory=list, repr=False)
     turns: int = 0
 
@@ -80,6 +81,12 @@ class Behaviour:
             if fault is not None:
                 self.faults.append(fault)
             return delay, fault
+
+    def record_answer(self, started: float, delay: float, answered: float) -> None:
+        """Note how late a turn's first output went out relative to its sampled delay (the emulator's own jitter,
+        so benchmarks can tell it apart from the latency of whatever sits between client and emulator)."""
+        with self._lock:
+            self.lateness.append(max(0.0, answered - started - delay))
 
     def take_connect_fault(self) -> Fault | None:
         """A scripted THROTTLE at the head of the queue is spent on the next connection (HTTP 429)."""

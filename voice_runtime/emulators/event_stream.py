@@ -1,7 +1,8 @@
 """AWS event-stream framing for the emulators (the `application/vnd.amazon.eventstream` binary format).
 
 Encoding and decoding of single messages reuse `smithy_aws_event_stream` (the codec the SDKs themselves use); this
-module adds what a server needs: an incremental decoder for bytes arriving in arbitrary pieces, unwrapping of
+module adds what a server needs: an incremental decoder for bytes arriving in arbitrary pieces (the adapters'
+frame splitter), unwrapping of
 SigV4-signed client frames, and builders for event, exception and error messages.
 """
 
@@ -9,37 +10,30 @@ from __future__ import annotations
 
 import io
 import json
-import struct
 from collections.abc import Iterator
 from typing import Any
 
 from smithy_aws_event_stream.events import Event, EventMessage
 
-PRELUDE_LENGTH = 4  # total-length field of the prelude, big-endian uint32
+from voice_runtime.adapters.event_frames import FrameSplitter
 
 
 class StreamDecoder:
     """Feed bytes as they arrive; iterate whole messages (a message may span many pieces)."""
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._frames = FrameSplitter()
 
     def feed(self, data: bytes) -> Iterator[EventMessage]:
         """Add `data` and yield every message it completes."""
-        self._buffer.extend(data)
-        while len(self._buffer) >= PRELUDE_LENGTH:
-            (total,) = struct.unpack_from(">I", self._buffer, 0)
-            if len(self._buffer) < total:
-                return
-            raw = bytes(self._buffer[:total])
-            del self._buffer[:total]
-            event = Event.decode(io.BytesIO(raw))
+        for frame in self._frames.feed(data):
+            event = Event.decode(io.BytesIO(frame))
             if event is not None:
                 yield event.message
 
     @property
     def pending(self) -> int:
-        return len(self._buffer)
+        return self._frames.pending
 
 
 def unwrap_signed(message: EventMessage) -> EventMessage | None:

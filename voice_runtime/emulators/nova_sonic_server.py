@@ -136,7 +136,7 @@ class NovaSonicStream:
             self._in_speech = True
         elif self._in_speech:
             self._in_speech = False
-            self._reply = asyncio.create_task(self._answer())
+            self._reply = asyncio.create_task(self._answer(asyncio.get_running_loop().time()))
 
     async def _cancel_reply(self) -> None:
         if self._reply is not None and not self._reply.done():
@@ -160,15 +160,21 @@ class NovaSonicStream:
         await self.emit("textOutput", {"contentId": content, "role": role, "content": text})
         await self.emit("contentEnd", {"contentId": content, "type": "TEXT", "stopReason": stop})
 
-    async def _answer(self) -> None:
+    async def _answer(self, heard_at: float) -> None:
+        """Reply to the speech that ended at `heard_at` (loop time): the first audio goes out `delay` after it.
+
+        The text that precedes the audio is sent while waiting, so the emulator's own event encoding does not add
+        to the configured latency (which would be charged to the relay by a benchmark subtracting it).
+        """
+        loop = asyncio.get_running_loop()
         self._turn += 1
         delay, fault = self.behaviour.next_turn()
         if not self._started:
             self._started = True
             await self.emit("completionStart", {})
         await self._text_block("USER", "FINAL", f"(emulated speech, turn {self._turn})", "END_TURN")
-        await asyncio.sleep(delay)
         if fault in (Fault.MODEL_TIMEOUT, Fault.THROTTLE):
+            await asyncio.sleep(max(0.0, heard_at + delay - loop.time()))
             await self.fail(fault)
             return
         reply = REPLIES[self._turn % len(REPLIES)]
@@ -182,6 +188,8 @@ class NovaSonicStream:
                                                                       "encoding": "base64"}})
         pcm = voiced_pcm(self.behaviour.reply_audio_ms, OUTPUT_RATE)
         chunks = split(pcm, OUTPUT_RATE * 2 * self.behaviour.chunk_ms // 1000)
+        await asyncio.sleep(max(0.0, heard_at + delay - loop.time()))
+        self.behaviour.record_answer(heard_at, delay, loop.time())
         for index, chunk in enumerate(chunks):
             if fault in (Fault.STREAM_ERROR, Fault.STALL) and index == len(chunks) // 2:
                 await self.fail(fault)

@@ -7,6 +7,7 @@ The real SDKs are pointed at it (`endpoint_uri` / `endpoint_url`) and told to tr
 * POST /model/{id}/converse-stream: Bedrock ConverseStream (boto3 bedrock-runtime)
 * POST /v1/speech: Polly SynthesizeSpeech (boto3 polly)
 * POST /endpoints/{name}/invocations-response-stream: SageMaker InvokeEndpointWithResponseStream (boto3)
+* GET /_emulator/stats: turns served and each first output's lateness past its sampled latency, per service
 
 It runs on its own event loop in a daemon thread, so tests and benchmarks drive it from any loop.
 """
@@ -14,6 +15,7 @@ It runs on its own event loop in a daemon thread, so tests and benchmarks drive 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ from voice_runtime.emulators.pipeline_server import (
 )
 from voice_runtime.emulators.tls import LocalCertificate, make_local_certificate
 from voice_runtime.emulators.transcribe_server import TranscribeEmulator
+
+STATS_PATH = "/_emulator/stats"
 
 
 @dataclass
@@ -59,11 +63,22 @@ class Emulators:
             await self.polly(scope, receive, send)
         elif path.endswith("/invocations-response-stream"):
             await self.sagemaker(scope, receive, send)
+        elif path == STATS_PATH:
+            await self.stats(send)
         else:
             await send({"type": "http.response.start", "status": 404,
                         "headers": [(b"content-type", b"application/json"),
                                     (b"x-amzn-errortype", b"UnknownOperationException")]})
             await send({"type": "http.response.body", "body": b'{"message":"no emulator for this path"}'})
+
+
+    async def stats(self, send: Any) -> None:
+        """`GET /_emulator/stats`: per service, the turns served and how late each first output went out past its
+        sampled latency (ms), for benchmarks that subtract the emulators' latency from what clients measure."""
+        body = {name: {"turns": b.turns, "lateness_ms": [round(x * 1000, 3) for x in b.lateness]}
+                for name, b in behaviours(self).items()}
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
 
 
 async def _lifespan(receive: Any, send: Any) -> None:
@@ -152,7 +167,6 @@ def main(argv: list[str] | None = None) -> None:
     Prints one JSON line {"url", "cert_file"} on stdout once listening.
     """
     import argparse
-    import json
     import signal
 
     from voice_runtime.emulators.behaviour import Fault, Latency

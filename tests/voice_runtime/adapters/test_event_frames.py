@@ -1,0 +1,125 @@
+"""The framed EventReceiver against the SDK's own AWSEventReceiver, on the same bytes, however they are chunked."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aws_sdk_bedrock_runtime.config import AsyncBedrockRuntimeConfig
+from aws_sdk_bedrock_runtime.models import (
+    InvokeModelWithBidirectionalStreamOutputChunk,
+    _InvokeModelWithBidirectionalStreamOutputDeserializer,
+)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from smithy_aws_event_stream.aio import AWSEventReceiver
+from smithy_core.aio.types import AsyncBytesReader
+
+from voice_runtime.adapters.event_frames import FramedEventReceiver, FrameError, FrameSplitter
+from voice_runtime.adapters.nova_sonic import NovaSonicAdapter, NovaSonicProtocol
+from voice_runtime.emulators.event_stream import error_message, event_message, exception_message, json_event
+
+
+def chunk_frame(event: dict[str, Any]) -> bytes:
+    """A Bedrock output `chunk` frame carrying one Nova Sonic event, as the service frames it."""
+    inner = json.dumps({"event": event}).encode()
+    return json_event("chunk", {"bytes": base64.b64encode(inner).decode("ascii")})
+
+
+AUDIO = chunk_frame({"audioOutput": {"contentId": "c1", "content": base64.b64encode(bytes(1920)).decode()}})
+TEXT = chunk_frame({"textOutput": {"contentId": "c2", "role": "ASSISTANT", "content": "hello"}})
+STREAM = [TEXT, AUDIO, TEXT, event_message("someFutureEvent", b'{"x":1}'), AUDIO]
+FAILURES = [exception_message("modelTimeoutException", "slow"), exception_message("throttlingException", "busy"),
+            exception_message("validationException", "bad order"), error_message("InternalFailure", "boom")]
+
+
+@functools.cache
+def protocol() -> NovaSonicProtocol:
+    """The protocol as the SDK builds it from the class (with the service's own settings)."""
+    config = asyncio.run(AsyncBedrockRuntimeConfig.resolve(protocol=NovaSonicProtocol, region="us-east-1"))
+    assert isinstance(config.protocol, NovaSonicProtocol)
+    return config.protocol
+
+
+async def pieces(data: bytes, cuts: list[int]) -> AsyncIterator[bytes]:
+    pos = 0
+    for size in [*cuts, len(data)]:
+        if pos < len(data):
+            yield data[pos:pos + size]
+            pos += size
+
+
+async def drain(receiver: Any) -> list[Any]:
+    """Everything a receiver yields, an exception it raises standing in as (type name, message) at the end."""
+    out: list[Any] = []
+    while True:
+        try:
+            item = await receiver.receive()
+        except Exception as exc:
+            return [*out, (type(exc).__name__, str(exc))]
+        if item is None:
+            return out
+        out.append(item)
+
+
+def sdk_receiver(data: bytes) -> AWSEventReceiver[Any]:
+    return AWSEventReceiver(payload_codec=protocol().payload_codec, source=AsyncBytesReader(data),
+                            deserializer=_InvokeModelWithBidirectionalStreamOutputDeserializer().deserialize)
+
+
+def framed_receiver(data: bytes, cuts: list[int]) -> FramedEventReceiver:
+    return FramedEventReceiver(pieces(data, cuts), payload_codec=protocol().payload_codec,
+                               deserializer=_InvokeModelWithBidirectionalStreamOutputDeserializer().deserialize,
+                               fast=NovaSonicProtocol.fast_events)
+
+
+@settings(max_examples=40)
+@given(cuts=st.lists(st.integers(min_value=1, max_value=5000), max_size=12),
+       failure=st.sampled_from([None, *FAILURES]))
+def test_framed_receiver_yields_what_the_sdk_receiver_yields(cuts: list[int], failure: bytes | None) -> None:
+    data = b"".join(STREAM) + (failure or b"")
+    expected = asyncio.run(drain(sdk_receiver(data)))
+    got = asyncio.run(drain(framed_receiver(data, cuts)))
+    assert got == expected
+    assert isinstance(got[1], InvokeModelWithBidirectionalStreamOutputChunk)
+    assert json.loads(got[1].value.bytes_)["event"]["audioOutput"]["contentId"] == "c1"
+    if failure is not None:
+        assert isinstance(got[-1], tuple)  # the modelled exception or error was raised, as the SDK raises it
+
+
+def test_a_stream_cut_inside_a_frame_is_an_error_not_a_silent_end() -> None:
+    data = TEXT + AUDIO[:100]
+    got = asyncio.run(drain(framed_receiver(data, [len(TEXT)])))
+    assert isinstance(got[0], InvokeModelWithBidirectionalStreamOutputChunk)
+    assert got[1][0] == "FrameError" and "100 bytes" in got[1][1]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=300), max_size=30))
+def test_splitter_returns_each_frame_whole_however_bytes_arrive(cuts: list[int]) -> None:
+    frames = [TEXT, AUDIO, *FAILURES]
+    data, splitter, got, pos = b"".join(frames), FrameSplitter(), [], 0
+    for size in [*cuts, len(data)]:
+        got += list(splitter.feed(data[pos:pos + size]))
+        pos += size
+    assert got == frames and splitter.pending == 0
+
+
+def test_splitter_rejects_a_length_below_the_frame_minimum() -> None:
+    with pytest.raises(FrameError, match="below the 16-byte minimum"):
+        list(FrameSplitter().feed(b"\x00\x00\x00\x05" + bytes(12)))
+
+
+def test_the_nova_sonic_client_is_configured_with_the_framed_protocol() -> None:
+    async def configured() -> Any:
+        adapter = NovaSonicAdapter({"backend_endpoint_url": "https://127.0.0.1:9"})
+        try:
+            return (await adapter.client())._config.protocol
+        finally:
+            await adapter.aclose()
+
+    assert isinstance(asyncio.run(configured()), NovaSonicProtocol)
