@@ -7,6 +7,7 @@ turn so a benchmark can subtract the emulator's own latency from what the client
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import threading
@@ -56,9 +57,10 @@ class Behaviour:
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     delays: list[float] = field(default_factory=list, repr=False)
-    lateness: list[float] = field(default_factory=list, repr=False)  # seconds past each turn's sampled delay
+    lateness: list[float] = field(default_factory=list, repr=False)  # seconds past each sampled delay (<0: early)
     faults: list[Fault] = field(default_factory=list, repr=False)
     turns: int = 0
+    _oversleep: float = field(default=0.0, repr=False)  # recent timer lateness, in seconds (see wait_until)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -82,11 +84,20 @@ class Behaviour:
                 self.faults.append(fault)
             return delay, fault
 
+    async def wait_until(self, deadline: float, loop: asyncio.AbstractEventLoop) -> None:
+        """Sleep until `deadline` (loop time), waking early by the loop's recent oversleep: asyncio timers fire up
+        to a millisecond late (epoll's timeout resolution), which would otherwise add to every configured latency."""
+        target = deadline - self._oversleep
+        await asyncio.sleep(max(0.0, target - loop.time()))
+        late = loop.time() - target
+        with self._lock:
+            self._oversleep = min(0.005, max(0.0, 0.8 * self._oversleep + 0.2 * late))
+
     def record_answer(self, started: float, delay: float, answered: float) -> None:
         """Note how late a turn's first output went out relative to its sampled delay (the emulator's own jitter,
         so benchmarks can tell it apart from the latency of whatever sits between client and emulator)."""
         with self._lock:
-            self.lateness.append(max(0.0, answered - started - delay))
+            self.lateness.append(answered - started - delay)
 
     def take_connect_fault(self) -> Fault | None:
         """A scripted THROTTLE at the head of the queue is spent on the next connection (HTTP 429)."""

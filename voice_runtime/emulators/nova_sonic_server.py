@@ -83,12 +83,28 @@ class NovaSonicStream:
         self.failed = False
         self.fault: Fault | None = None
         self.ended = asyncio.Event()
+        self._held: list[bytes] | None = None
 
     async def emit(self, name: str, body: dict[str, Any]) -> None:
+        """Send one output event (or hold it, between `hold()` and `flush()`)."""
         body = {"sessionId": self.session_id, "promptName": self.prompt_name, "completionId": self.completion_id,
                 **body}
         payload = json.dumps({"event": {name: body}}, separators=(",", ":")).encode()
-        await self._send(json_event("chunk", {"bytes": base64.b64encode(payload).decode("ascii")}))
+        frame = json_event("chunk", {"bytes": base64.b64encode(payload).decode("ascii")})
+        if self._held is not None:
+            self._held.append(frame)
+        else:
+            await self._send(frame)
+
+    def hold(self) -> None:
+        """Collect the events emitted from now on, to go out in one write at `flush()` (a burst, as a service
+        writing a generated reply faster than real time sends it: a few large DATA frames, not one per event)."""
+        self._held = []
+
+    async def flush(self) -> None:
+        frames, self._held = self._held, None
+        if frames:
+            await self._send(b"".join(frames))
 
     async def fail(self, fault: Fault) -> None:
         """End the stream the way the service does for `fault`."""
@@ -188,16 +204,21 @@ class NovaSonicStream:
                                                                       "encoding": "base64"}})
         pcm = voiced_pcm(self.behaviour.reply_audio_ms, OUTPUT_RATE)
         chunks = split(pcm, OUTPUT_RATE * 2 * self.behaviour.chunk_ms // 1000)
-        await asyncio.sleep(max(0.0, heard_at + delay - loop.time()))
+        await self.behaviour.wait_until(heard_at + delay, loop)
         self.behaviour.record_answer(heard_at, delay, loop.time())
+        paced = self.behaviour.pace_audio
         for index, chunk in enumerate(chunks):
             if fault in (Fault.STREAM_ERROR, Fault.STALL) and index == len(chunks) // 2:
+                await self.flush()
                 await self.fail(fault)
                 return
             await self.emit("audioOutput", {"contentId": audio_id, "role": "ASSISTANT",
                                             "content": base64.b64encode(chunk).decode("ascii")})
-            # Let other streams and the input side run between chunks, as a real network would.
-            await asyncio.sleep(self.behaviour.chunk_ms / 1000 if self.behaviour.pace_audio else 0)
+            if paced:
+                await asyncio.sleep(self.behaviour.chunk_ms / 1000)  # speaking speed: barge-in can land mid-reply
+            elif index == 0:
+                await asyncio.sleep(0)  # let the server write the first audio (the TTFA) before encoding the rest
+                self.hold()  # the rest of the reply goes out as one burst
         await self.emit("contentEnd", {"contentId": audio_id, "type": "AUDIO", "stopReason": "PARTIAL_TURN"})
         speech_out = len(pcm) // 2 // 480  # ~ one speech token per 20 ms of output
         await self.emit("usageEvent", {
@@ -207,6 +228,7 @@ class NovaSonicStream:
             "totalInputTokens": 25 * self._turn, "totalOutputTokens": speech_out * self._turn,
             "totalTokens": (25 + speech_out) * self._turn})
         await self._text_block("ASSISTANT", "FINAL", reply, "END_TURN")
+        await self.flush()
 
     async def finish(self) -> None:
         await self._cancel_reply()
