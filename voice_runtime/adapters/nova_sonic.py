@@ -234,14 +234,15 @@ class NovaSonicSession:
         return bytes(32 * self.settings.nova_silence_interval_ms)
 
     async def _keep_alive(self, stream: _Stream) -> None:
-        """Send silence whenever the user is not speaking, so the model never starves: at real-time cadence while
-        a reply is due (its end-of-speech detection runs on that audio), sparsely while idle between turns (only
-        to keep the stream alive; a hundred idle sessions must not cost a hundred real-time streams)."""
+        """Send silence whenever the user is not speaking, so the model never starves: at real-time cadence from
+        the end of the user's speech until the model shows it has heard the turn (its end-of-speech detection runs
+        on that audio), sparsely otherwise (only to keep the stream alive: a hundred sessions listening to their
+        replies must not cost a hundred real-time uploads, nor the events to sign and send)."""
         interval = self.settings.nova_silence_interval_ms / 1000
         idle_interval = max(interval, self.settings.nova_idle_keepalive_ms / 1000)
         silence = self._silence()
         while not stream.closed and stream.failure is None:
-            await self.adapter.sleep(interval if self._turn is not None else idle_interval)
+            await self.adapter.sleep(interval if self._turn is not None and not self._heard else idle_interval)
             if self._user_speaking or stream.closed:
                 continue
             try:
