@@ -52,6 +52,7 @@ from voice_runtime.adapters.base import (
 )
 from voice_runtime.adapters.crt_transport import credentials_resolver, crt_client
 from voice_runtime.adapters.event_frames import FastDecoder, FramedRestJsonProtocol
+from voice_runtime.adapters.tools import ToolBox
 
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 10  # transcript lines carried into a fresh stream on hand-over
@@ -114,6 +115,7 @@ class _Stream:
     failure: BackendError | None = None
     closed: bool = False
     contents: dict[str, _Content] = field(default_factory=dict)
+    tool_calls: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 class NovaSonicAdapter:
@@ -121,9 +123,11 @@ class NovaSonicAdapter:
 
     name = "nova_sonic"
 
-    def __init__(self, settings: Any = None, *, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, settings: Any = None, *, tools: ToolBox | None = None,
+                 clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.settings = BackendSettings.of(settings)
+        self.tools = tools or ToolBox()  # offered to the model on every stream; answered mid-turn
         self.clock = clock
         self.sleep = sleep  # the keep-alive pump's pause (injected by tests)
         self._clients: dict[int, AsyncBedrockRuntimeClient] = {}
@@ -204,9 +208,10 @@ class NovaSonicSession:
                 InvokeModelWithBidirectionalStreamOperationInput(model_id=model_id))
             stream = _Stream(duplex, prompt_name=f"prompt-{uuid.uuid4()}", audio_content=f"audio-{uuid.uuid4()}",
                              opened_at=self.adapter.clock())
+            tools = [ev.tool_spec(*spec) for spec in self.adapter.tools.specs()]
             opening = ev.opening_events(stream.prompt_name, self.system_prompt, stream.audio_content,
                                         voice_id=self.settings.nova_voice_id,
-                                        history=self.history[-HISTORY_TURNS:])
+                                        history=self.history[-HISTORY_TURNS:], tools=tools or None)
             for event in opening:
                 await self._send(stream, event)
             _, receiver = await asyncio.wait_for(duplex.await_output(), self.settings.turn_timeout_seconds)
@@ -225,6 +230,14 @@ class NovaSonicSession:
         chunk = InvokeModelWithBidirectionalStreamInputChunk(value=payload)
         async with stream.send_lock:
             await stream.duplex.input_stream.send(chunk)
+
+    async def _send_block(self, stream: _Stream, events: list[ev.Event]) -> None:
+        """Several events with nothing of ours in between (a content block must not be split by keep-alives)."""
+        chunks = [InvokeModelWithBidirectionalStreamInputChunk(value=BidirectionalInputPayloadPart(bytes_=ev.encode(e)))
+                  for e in events]
+        async with stream.send_lock:
+            for chunk in chunks:
+                await stream.duplex.input_stream.send(chunk)
 
     async def _send_audio(self, stream: _Stream, pcm: bytes) -> None:
         await self._send(stream, ev.audio_input(stream.prompt_name, stream.audio_content, pcm))
@@ -329,8 +342,27 @@ class NovaSonicSession:
                 self._deliver(stream, TurnEnd(stop_reason or "END_TURN"))
             case ev.UsageOut(tokens_in, tokens_out, detail):
                 self._deliver(stream, Usage(tokens_in, tokens_out, detail))
+            case ev.ToolUse():
+                # Answered even for a stale block: the model waits on every toolUse it sends.
+                task = asyncio.create_task(self._answer_tool(stream, out))
+                stream.tool_calls.add(task)
+                task.add_done_callback(stream.tool_calls.discard)
             case _:
                 pass
+
+    async def _answer_tool(self, stream: _Stream, use: ev.ToolUse) -> None:
+        """Run the tool the model asked for and send its result block (errors are results too, see ToolBox)."""
+        started = self.adapter.clock()
+        result = await self.adapter.tools.run(use.name, use.input)
+        log.info("tool %s (%s) answered in %.0f ms", use.name, use.tool_use_id,
+                 (self.adapter.clock() - started) * 1000)
+        if stream.closed or stream.failure is not None:
+            return
+        try:
+            await self._send_block(stream, ev.tool_result_events(stream.prompt_name, f"tool-{uuid.uuid4()}",
+                                                                 use.tool_use_id, result))
+        except Exception as exc:
+            self._fail(stream, classify(exc))
 
     def _current(self, stream: _Stream, content_id: str) -> bool:
         """Does this content block belong to the turn being relayed now? (Unknown blocks are given the benefit.)"""
@@ -410,6 +442,8 @@ class NovaSonicSession:
         stream.closed = True
         if stream.pump is not None:
             stream.pump.cancel()
+        for call in list(stream.tool_calls):
+            call.cancel()
         # Bounded: the runtime gives a closing backend 2 s, and a congested connection must not hold a session.
         with contextlib.suppress(Exception):
             async with asyncio.timeout(CLOSE_SECONDS):

@@ -5,9 +5,11 @@ BidirectionalOutputPayloadPart. Shapes follow the Amazon Nova user guide ("Handl
 bidirectional API" and "output events") and the aws-samples Nova Sonic speech-to-speech samples; fixtures in
 tests/fixtures/nova_sonic/ pin them.
 
-Input order within one stream: sessionStart, promptStart, (contentStart TEXT SYSTEM, textInput, contentEnd),
-[history text blocks], contentStart AUDIO USER (interactive), audioInput..., then on close contentEnd (audio),
-promptEnd, sessionEnd.
+Input order within one stream: sessionStart, promptStart (with the tools offered), (contentStart TEXT SYSTEM,
+textInput, contentEnd), [history text blocks], contentStart AUDIO USER (interactive), audioInput..., then on close
+contentEnd (audio), promptEnd, sessionEnd. A tool the model asks for (toolUse output) is answered with its own
+non-interactive block while the audio block stays open: contentStart TOOL (toolResultInputConfiguration naming the
+toolUseId), toolResult, contentEnd.
 """
 
 from __future__ import annotations
@@ -92,13 +94,35 @@ def session_end() -> Event:
     return _wrap("sessionEnd", {})
 
 
+def tool_spec(name: str, description: str, input_schema: dict[str, Any]) -> dict[str, Any]:
+    """One entry of promptStart's toolConfiguration.tools (the input JSON Schema travels as a JSON string)."""
+    return {"toolSpec": {"name": name, "description": description,
+                         "inputSchema": {"json": json.dumps(input_schema, separators=(",", ":"))}}}
+
+
+def tool_result_events(prompt_name: str, content_name: str, tool_use_id: str, result: Any) -> list[Event]:
+    """The block answering one toolUse: contentStart TOOL naming its toolUseId, toolResult (JSON text), contentEnd."""
+    content = result if isinstance(result, str) else json.dumps(result, separators=(",", ":"))
+    return [
+        _wrap("contentStart", {
+            "promptName": prompt_name, "contentName": content_name, "interactive": False, "type": "TOOL",
+            "role": "TOOL", "toolResultInputConfiguration": {
+                "toolUseId": tool_use_id, "type": "TEXT", "textInputConfiguration": {"mediaType": "text/plain"}},
+        }),
+        _wrap("toolResult", {"promptName": prompt_name, "contentName": content_name, "content": content}),
+        content_end(prompt_name, content_name),
+    ]
+
+
 def opening_events(prompt_name: str, system_prompt: str, audio_content: str, *, voice_id: str = "matthew",
-                   history: list[tuple[str, str]] | None = None) -> list[Event]:
+                   history: list[tuple[str, str]] | None = None,
+                   tools: list[dict[str, Any]] | None = None) -> list[Event]:
     """Everything sent when a stream opens, in the documented order, up to the open USER audio block.
 
-    `history` is (role, text) pairs carried over when a long conversation is handed to a fresh stream.
+    `history` is (role, text) pairs carried over when a long conversation is handed to a fresh stream; `tools` are
+    `tool_spec` entries offered to the model.
     """
-    events = [session_start(), prompt_start(prompt_name, voice_id)]
+    events = [session_start(), prompt_start(prompt_name, voice_id, tools)]
     blocks: list[tuple[Literal["SYSTEM", "USER", "ASSISTANT"], str]] = [("SYSTEM", system_prompt)]
     for role, text in history or []:
         blocks.append(("ASSISTANT" if role == "assistant" else "USER", text))
@@ -177,13 +201,34 @@ class UsageOut:
 
 
 @dataclass(frozen=True)
+class ToolUse:
+    """The model asks for a tool: answer with `tool_result_events` for `tool_use_id`."""
+
+    content_id: str
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Ignored:
-    """An event we accept but do not act on (completionStart, toolUse...)."""
+    """An event we accept but do not act on (completionStart...)."""
 
     name: str
 
 
-OutputEvent = ContentStarted | TextOut | Interrupted | AudioOut | ContentEnded | CompletionEnded | UsageOut | Ignored
+OutputEvent = (ContentStarted | TextOut | Interrupted | AudioOut | ContentEnded | CompletionEnded | UsageOut
+               | ToolUse | Ignored)
+
+
+def tool_input(content: Any) -> dict[str, Any]:
+    """toolUse `content` is the tool's input as a JSON *string*; tolerate a dict, and read junk as no input."""
+    if isinstance(content, str):
+        try:
+            content = json.loads(content) if content.strip() else {}
+        except ValueError:
+            return {}
+    return content if isinstance(content, dict) else {}
 
 
 def generation_stage(additional: Any) -> str:
@@ -245,6 +290,9 @@ def parse_output(payload: bytes | str) -> OutputEvent:
             return ContentEnded(content_id, str(body.get("type", "")), str(body.get("stopReason", "")))
         case "completionEnd":
             return CompletionEnded(str(body.get("stopReason", "")))
+        case "toolUse":
+            return ToolUse(content_id, str(body.get("toolUseId", "")), str(body.get("toolName", "")),
+                           tool_input(body.get("content")))
         case "usageEvent":
             # Nova reports running totals; the delta is what this event adds, so the cost model sums deltas.
             detail = _usage_detail(body)

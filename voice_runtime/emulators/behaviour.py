@@ -52,6 +52,7 @@ class Behaviour:
     seed: int = 7
     reply_audio_ms: int = 600
     chunk_ms: int = 40
+    tool_every: int = 0  # Nova Sonic: every Nth turn asks for the first tool offered (0: never)
     pace_audio: bool = False  # emit output audio at speaking speed (a reply still streaming can be barged in on)
     _scripted: deque[Fault] = field(default_factory=deque, repr=False)
     _rng: random.Random = field(init=False, repr=False)

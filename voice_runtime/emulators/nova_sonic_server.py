@@ -36,6 +36,7 @@ EXCEPTIONS = {
     Fault.MODEL_TIMEOUT: ("modelTimeoutException", "Model has timed out in processing the request (emulated)"),
     Fault.THROTTLE: ("throttlingException", "Too many requests (emulated)"),
 }
+TOOL_WAIT_SECONDS = 10.0  # how long the emulated model waits for a tool result before timing out
 REPLIES = ("Sure, I can help with that. What else would you like to know?",
            "Here is the answer you asked for. Anything more?")
 
@@ -49,6 +50,8 @@ class NovaStreamLog:
     audio_frames: int = 0
     system_prompt: str | None = None
     interruptions: int = 0
+    tools_offered: list[str] = field(default_factory=list)
+    tool_results: list[tuple[str, str]] = field(default_factory=list)  # (toolUseId, content) as received
 
 
 def check_order(names: list[str], name: str) -> str | None:
@@ -84,6 +87,8 @@ class NovaSonicStream:
         self.fault: Fault | None = None
         self.ended = asyncio.Event()
         self._held: list[bytes] | None = None
+        self._tool_waits: dict[str, asyncio.Future[str]] = {}  # toolUseId -> the result the model waits for
+        self._tool_blocks: dict[str, str] = {}  # contentName of an open TOOL result block -> its toolUseId
 
     async def emit(self, name: str, body: dict[str, Any]) -> None:
         """Send one output event (or hold it, between `hold()` and `flush()`)."""
@@ -131,6 +136,13 @@ class NovaSonicStream:
         body = inner[name] if isinstance(inner, dict) else {}
         if name == "promptStart":
             self.prompt_name = str(body.get("promptName", ""))
+            tools = (body.get("toolConfiguration") or {}).get("tools") or []
+            self.log.tools_offered = [str(t.get("toolSpec", {}).get("name", "")) for t in tools]
+        elif name in ("contentStart", "toolResult") and (problem := self._on_tool_input(name, body)):
+            self.log.violation = self.log.violation or problem
+            self.failed = True
+            await self._send(exception_message("validationException", problem))
+            self.ended.set()
         elif name == "textInput" and self.log.system_prompt is None:
             self.log.system_prompt = str(body.get("content", ""))
         elif name == "audioInput":
@@ -141,6 +153,41 @@ class NovaSonicStream:
             await self.emit("completionEnd", {"stopReason": "END_TURN"})
         elif name == "sessionEnd":
             self.ended.set()
+
+    def _on_tool_input(self, name: str, body: dict[str, Any]) -> str | None:
+        """Track a tool result block (contentStart TOOL, toolResult); a problem with it is returned."""
+        content = str(body.get("contentName", ""))
+        if name == "contentStart":
+            if body.get("type") != "TOOL":
+                return None
+            use_id = str((body.get("toolResultInputConfiguration") or {}).get("toolUseId", ""))
+            if use_id not in self._tool_waits:
+                return f"tool result block {content} names toolUseId {use_id!r}, which was not asked for"
+            self._tool_blocks[content] = use_id
+            return None
+        use_id = self._tool_blocks.pop(content, "")
+        if not use_id:
+            return f"toolResult for {content}, which was not started as a TOOL content block"
+        result = str(body.get("content", ""))
+        self.log.tool_results.append((use_id, result))
+        wait = self._tool_waits.pop(use_id)
+        if not wait.done():
+            wait.set_result(result)
+        return None
+
+    async def _ask_tool(self) -> str | None:
+        """Use the first offered tool, as the model would mid-turn; the result text, None if it never came."""
+        content, use_id = str(uuid.uuid4()), str(uuid.uuid4())
+        wait = self._tool_waits[use_id] = asyncio.get_running_loop().create_future()
+        await self.emit("contentStart", {"contentId": content, "type": "TOOL", "role": "TOOL",
+                                         "toolUseOutputConfiguration": {"mediaType": "application/json"}})
+        await self.emit("toolUse", {"contentId": content, "role": "TOOL", "toolName": self.log.tools_offered[0],
+                                    "toolUseId": use_id, "content": "{}"})
+        await self.emit("contentEnd", {"contentId": content, "type": "TOOL", "stopReason": "TOOL_USE"})
+        try:
+            return await asyncio.wait_for(wait, TOOL_WAIT_SECONDS)
+        except TimeoutError:
+            return None
 
     async def _on_audio(self, pcm: bytes) -> None:
         speaking = mean_abs(pcm) > SPEECH_LEVEL
@@ -194,6 +241,13 @@ class NovaSonicStream:
             await self.fail(fault)
             return
         reply = REPLIES[self._turn % len(REPLIES)]
+        every = self.behaviour.tool_every
+        if every and self.log.tools_offered and self._turn % every == 0:
+            result = await self._ask_tool()
+            if result is None:
+                await self.fail(Fault.MODEL_TIMEOUT)
+                return
+            reply = f"I looked that up: {result[:80]}"
         await self._text_block("ASSISTANT", "SPECULATIVE", reply, "PARTIAL_TURN")
         audio_id = str(uuid.uuid4())
         await self.emit("contentStart", {"contentId": audio_id, "type": "AUDIO", "role": "ASSISTANT",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +13,7 @@ from registry.compiled import CompiledRegistry
 from tests.voice_runtime.adapters.conftest import context, speech
 from voice_runtime.adapters.base import AudioChunk, BackendError, BackendEvent, Transcript, TurnEnd, Usage
 from voice_runtime.adapters.nova_sonic import NovaSonicAdapter, handover_due
+from voice_runtime.adapters.tools import Tool, ToolBox, date_and_time_tool
 from voice_runtime.emulators.behaviour import Fault
 from voice_runtime.emulators.server import EmulatorServer
 
@@ -171,3 +174,60 @@ async def test_the_interrupted_reply_still_streaming_does_not_leak_into_the_next
     finally:
         await session.close()
         await adapter.aclose()
+
+
+async def test_a_tool_the_model_asks_for_is_run_and_answered_mid_turn(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
+    emulators.emulators.nova.behaviour.tool_every = 2  # the second turn asks for a tool
+    clock = date_and_time_tool(lambda: datetime(2026, 11, 25, 18, 41, tzinfo=UTC))
+    adapter = NovaSonicAdapter(settings, tools=ToolBox([clock]))
+    session = await adapter.open_session(context(compiled, VARIANT))
+    try:
+        first, second = await collect(session), await collect(session)
+    finally:
+        await session.close()
+        await adapter.aclose()
+    log = emulators.emulators.nova.streams[0]
+    assert log.violation is None and log.tools_offered == ["getDateAndTimeTool"]
+    [(use_id, result)] = log.tool_results
+    assert json.loads(result)["date"] == "2026-11-25" and use_id
+    start = log.names.index("toolResult") - 1
+    assert log.names[start:start + 3] == ["contentStart", "toolResult", "contentEnd"]
+    for events in (first, second):
+        assert events[-1] == TurnEnd("END_TURN") and any(isinstance(e, AudioChunk) for e in events)
+    said = [e.text for e in second if isinstance(e, Transcript) and e.role == "assistant" and e.final]
+    assert said and "2026-11-25" in said[0]
+
+
+async def test_a_failing_tool_is_answered_with_an_error_result_and_the_turn_still_completes(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
+    emulators.emulators.nova.behaviour.tool_every = 1
+
+    def lookup(_: dict[str, object]) -> None:
+        raise ConnectionError("knowledge base unreachable")
+
+    adapter = NovaSonicAdapter(settings, tools=ToolBox([Tool("lookupTool", "Look it up", {"type": "object"}, lookup)]))
+    session = await adapter.open_session(context(compiled, VARIANT))
+    try:
+        events = await collect(session)
+    finally:
+        await session.close()
+        await adapter.aclose()
+    [(_, result)] = emulators.emulators.nova.streams[0].tool_results
+    assert json.loads(result) == {"error": "lookupTool failed: ConnectionError: knowledge base unreachable"}
+    assert events[-1] == TurnEnd("END_TURN") and any(isinstance(e, AudioChunk) for e in events)
+
+
+async def test_no_tools_offered_means_no_tool_turns(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
+    emulators.emulators.nova.behaviour.tool_every = 1
+    adapter = NovaSonicAdapter(settings)
+    session = await adapter.open_session(context(compiled, VARIANT))
+    try:
+        events = await collect(session)
+    finally:
+        await session.close()
+        await adapter.aclose()
+    log = emulators.emulators.nova.streams[0]
+    assert log.tools_offered == [] and log.tool_results == [] and "toolResult" not in log.names
+    assert events[-1] == TurnEnd("END_TURN")

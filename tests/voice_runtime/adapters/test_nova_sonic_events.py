@@ -53,6 +53,10 @@ def test_audio_input_is_base64_lpcm() -> None:
     pytest.param("content_end_end_turn.json", ev.ContentEnded("c-asst-3", "TEXT", "END_TURN"), id="end-turn"),
     pytest.param("completion_end.json", ev.CompletionEnded("END_TURN"), id="completion-end"),
     pytest.param("completion_start.json", ev.Ignored("completionStart"), id="completion-start"),
+    pytest.param("content_start_tool.json", ev.ContentStarted("c-tool-1", "TOOL", "TOOL", ""), id="tool-start"),
+    pytest.param("tool_use.json", ev.ToolUse("c-tool-1", "tu-7f3e2a1b", "getWeatherTool", {"location": "Seattle"}),
+                 id="tool-use"),
+    pytest.param("content_end_tool_use.json", ev.ContentEnded("c-tool-1", "TOOL", "TOOL_USE"), id="tool-end"),
 ])
 def test_output_fixtures_decode(name: str, expected: ev.OutputEvent) -> None:
     assert ev.parse_output(fixture(name)) == expected
@@ -99,3 +103,24 @@ def test_tools_are_offered_in_prompt_start_only_when_given() -> None:
     assert with_tools["toolConfiguration"] == {"tools": [tool]}
     assert "toolConfiguration" not in ev.prompt_start("P")["event"]["promptStart"]
     assert with_tools["audioOutputConfiguration"]["sampleRateHertz"] == 24000
+
+
+def test_tool_result_block_matches_the_documented_sequence() -> None:
+    expected = json.loads((FIXTURES / "tool_result_input.json").read_text())
+    assert ev.tool_result_events("P", "T", "tu-7f3e2a1b", {"forecast": "rain"}) == expected
+    assert ev.tool_result_events("P", "T", "id", "plain text")[1]["event"]["toolResult"]["content"] == "plain text"
+
+
+def test_tool_spec_carries_the_input_schema_as_a_json_string() -> None:
+    spec = ev.tool_spec("getWeatherTool", "Weather at a place", {"type": "object", "required": ["location"]})
+    assert spec["toolSpec"]["name"] == "getWeatherTool"
+    assert json.loads(spec["toolSpec"]["inputSchema"]["json"]) == {"type": "object", "required": ["location"]}
+    opening = ev.opening_events("P", "sys", "A", tools=[spec])
+    assert opening[1]["event"]["promptStart"]["toolConfiguration"] == {"tools": [spec]}
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ('{"a": 1}', {"a": 1}), ({"a": 1}, {"a": 1}), ("", {}), ("not json", {}), ("[1, 2]", {}), (None, {}),
+])
+def test_tool_input_is_read_from_a_json_string_tolerantly(content: object, expected: dict[str, int]) -> None:
+    assert ev.tool_input(content) == expected
