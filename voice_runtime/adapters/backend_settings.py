@@ -32,7 +32,7 @@ class BackendSettings:
     default_system_prompt: str = "You are a friendly, concise voice assistant. Keep answers short."
     nova_silence_interval_ms: int = 160  # silence while a reply is due: one frame this long, this often
     nova_idle_keepalive_ms: int = 1000  # silence frames between turns (idle), this often
-    crt_connections: int = 8  # HTTP/2 connections per smithy client kind (each has its own CRT event loop)
+    crt_connections: int = 8  # HTTP/2 connections per smithy client kind (all on one shared CRT event loop)
     nova_handover_seconds: float = 420.0  # hand a conversation to a fresh stream before the 8-minute limit
     turn_timeout_seconds: float = 15.0  # no output for this long fails the turn
     llm_model_id: str = "us.anthropic.claude-sonnet-4-6-v1:0"

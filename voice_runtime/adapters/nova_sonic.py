@@ -135,11 +135,11 @@ class NovaSonicAdapter:
         self._opened = 0
 
     async def client(self, shard: int = 0) -> AsyncBedrockRuntimeClient:
-        """One of `crt_connections` SDK clients, each with its own CRT event loop and HTTP/2 connection.
+        """One of `crt_connections` SDK clients, each with its own HTTP/2 connection, all on the process's one CRT
+        event-loop thread (crt_transport.CrtEventLoop says why one thread).
 
-        Streams share a connection, but awscrt serves each connection from one event-loop thread that must take
-        the GIL for every callback; measured here, 100 sessions on one connection queued for seconds where 4 to 16
-        connections did not, so conversations are spread over a few (which also limits what one reset breaks).
+        Conversations are spread over a few connections: measured with 100 sessions, one connection queued
+        (relay overhead p50 52-64 ms) where 4 to 8 did not (29-33 ms), and a reset then breaks only its share.
         """
         index = shard % max(1, self.settings.crt_connections)
         async with self._client_lock:

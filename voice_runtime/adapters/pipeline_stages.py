@@ -145,7 +145,7 @@ class TranscribeStage:
         self._turns = 0
 
     async def client(self) -> AsyncTranscribeStreamingClient:
-        """Round-robin over `crt_connections` clients (one CRT event loop each; see NovaSonicAdapter.client)."""
+        """Round-robin over `crt_connections` clients (one connection each, one shared CRT event loop)."""
         self._turns += 1
         index = self._turns % max(1, self.settings.crt_connections)
         async with self._lock:

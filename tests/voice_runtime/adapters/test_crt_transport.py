@@ -5,7 +5,13 @@ from __future__ import annotations
 import copy
 import socket
 
-from voice_runtime.adapters.crt_transport import TrustingCRTHTTPClient, set_nodelay_to
+from voice_runtime.adapters.crt_transport import (
+    CrtEventLoop,
+    TrustingCRTHTTPClient,
+    crt_client,
+    set_nodelay_to,
+    shared_event_loop,
+)
 from voice_runtime.emulators.tls import make_local_certificate
 
 
@@ -39,3 +45,11 @@ def test_scanning_descriptors_leaks_none() -> None:
     for _ in range(20):
         set_nodelay_to("127.0.0.1", 9)
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_transports_share_one_crt_event_loop_unless_given_their_own() -> None:
+    first, second = crt_client(None), crt_client(None)
+    assert first._eventloop is second._eventloop is shared_event_loop()
+    own = CrtEventLoop()
+    assert crt_client(None, own)._eventloop is own
+    assert copy.deepcopy(first)._eventloop is shared_event_loop()  # the SDK deep-copies its config per client
