@@ -32,6 +32,7 @@ class BackendSettings:
     default_system_prompt: str = "You are a friendly, concise voice assistant. Keep answers short."
     nova_silence_interval_ms: int = 160  # silence while a reply is due: one frame this long, this often
     nova_idle_keepalive_ms: int = 1000  # silence frames between turns (idle), this often
+    nova_tools: tuple[str, ...] = ()  # built-in tools offered to Nova Sonic (adapters.tools.BUILTIN_TOOLS)
     crt_connections: int = 8  # HTTP/2 connections per smithy client kind (all on one shared CRT event loop)
     nova_handover_seconds: float = 420.0  # hand a conversation to a fresh stream before the 8-minute limit
     turn_timeout_seconds: float = 15.0  # no output for this long fails the turn
@@ -57,7 +58,7 @@ class BackendSettings:
                 return source.get(name)
             return getattr(source, name, None) if source is not None else None
 
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             value = read(nested, f.name)
             if value is None:
@@ -65,7 +66,7 @@ class BackendSettings:
             if value is None and f.name == "region":
                 value = read(settings, "aws_region")
             if value is not None:
-                values[f.name] = value
+                values[f.name] = tuple(value) if f.name == "nova_tools" else value
         return cls(**values)
 
     def endpoint(self, service: str) -> str | None:

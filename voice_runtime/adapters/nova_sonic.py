@@ -52,7 +52,7 @@ from voice_runtime.adapters.base import (
 )
 from voice_runtime.adapters.crt_transport import credentials_resolver, crt_client
 from voice_runtime.adapters.event_frames import FastDecoder, FramedRestJsonProtocol
-from voice_runtime.adapters.tools import ToolBox
+from voice_runtime.adapters.tools import ToolBox, builtin_toolbox
 
 log = logging.getLogger(__name__)
 HISTORY_TURNS = 10  # transcript lines carried into a fresh stream on hand-over
@@ -127,7 +127,9 @@ class NovaSonicAdapter:
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.settings = BackendSettings.of(settings)
-        self.tools = tools or ToolBox()  # offered to the model on every stream; answered mid-turn
+        # Offered to the model on every stream and answered mid-turn: given in code, else the built-ins named in
+        # settings (none by default: a tool changes what the model says, so offering one is a product decision).
+        self.tools = tools if tools is not None else builtin_toolbox(self.settings.nova_tools)
         self.clock = clock
         self.sleep = sleep  # the keep-alive pump's pause (injected by tests)
         self._clients: dict[int, AsyncBedrockRuntimeClient] = {}

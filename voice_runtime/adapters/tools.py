@@ -78,3 +78,16 @@ def date_and_time_tool(clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     return Tool("getDateAndTimeTool", "Get information about the current date and time (UTC).",
                 {"type": "object", "properties": {}, "required": []}, now)
+
+
+BUILTIN_TOOLS: dict[str, Callable[[], Tool]] = {"getDateAndTimeTool": date_and_time_tool}
+
+
+def builtin_toolbox(names: Iterable[str]) -> ToolBox:
+    """The built-in tools named in settings (`backends.nova_tools`); an unknown name is a configuration error."""
+    names = list(names)
+    unknown = [name for name in names if name not in BUILTIN_TOOLS]
+    if unknown:
+        raise ValueError(f"unknown tool(s) in nova_tools: {', '.join(unknown)}; built in: {', '.join(BUILTIN_TOOLS)}. "
+                         "Other tools are passed in code: NovaSonicAdapter(settings, tools=ToolBox([...])).")
+    return ToolBox(BUILTIN_TOOLS[name]() for name in names)

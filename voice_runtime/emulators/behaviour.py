@@ -42,6 +42,9 @@ class Latency:
         return max(self.floor_ms, value) / 1000.0
 
 
+TIMER_LEAD_CAP_S = 0.001  # at most this early (see Behaviour.wait_until)
+
+
 @dataclass
 class Behaviour:
     """Mutable, thread-safe knobs shared by an emulator and the test or benchmark driving it."""
@@ -87,12 +90,14 @@ class Behaviour:
 
     async def wait_until(self, deadline: float, loop: asyncio.AbstractEventLoop) -> None:
         """Sleep until `deadline` (loop time), waking early by the loop's recent oversleep: asyncio timers fire up
-        to a millisecond late (epoll's timeout resolution), which would otherwise add to every configured latency."""
+        to a millisecond late (epoll's timeout resolution), which would otherwise add to every configured latency.
+        The lead is capped at that millisecond: lateness from a busy loop is not compensated, since guessing it
+        would make turns early whenever the load eases (and understate what the relay adds)."""
         target = deadline - self._oversleep
         await asyncio.sleep(max(0.0, target - loop.time()))
         late = loop.time() - target
         with self._lock:
-            self._oversleep = min(0.005, max(0.0, 0.8 * self._oversleep + 0.2 * late))
+            self._oversleep = min(TIMER_LEAD_CAP_S, max(0.0, 0.8 * self._oversleep + 0.2 * late))
 
     def record_answer(self, started: float, delay: float, answered: float) -> None:
         """Note how late a turn's first output went out relative to its sampled delay (the emulator's own jitter,

@@ -6,7 +6,9 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from voice_runtime.adapters.tools import Tool, ToolBox, date_and_time_tool
+import pytest
+
+from voice_runtime.adapters.tools import Tool, ToolBox, builtin_toolbox, date_and_time_tool
 
 SCHEMA: dict[str, Any] = {"type": "object", "properties": {"city": {"type": "string"}}}
 
@@ -53,3 +55,19 @@ def test_date_and_time_reads_the_injected_clock() -> None:
     result = asyncio.run(ToolBox([tool]).run("getDateAndTimeTool", {}))
     assert result == {"date": "2026-11-25", "year": "2026", "month": "November", "day": "25",
                       "dayOfWeek": "Wednesday", "time": "18:41", "timezone": "UTC"}
+
+
+def test_builtin_tools_are_named_in_settings_and_an_unknown_name_says_what_exists() -> None:
+    assert builtin_toolbox(["getDateAndTimeTool"]).names == ["getDateAndTimeTool"]
+    assert not builtin_toolbox([])
+    with pytest.raises(ValueError, match=r"unknown tool.*weather; built in: getDateAndTimeTool"):
+        builtin_toolbox(["weather"])
+
+
+def test_the_nova_adapter_offers_the_tools_its_settings_name() -> None:
+    from voice_runtime.adapters.nova_sonic import NovaSonicAdapter
+    from voice_runtime.settings import RuntimeSettings
+
+    settings = RuntimeSettings(backends={"nova_tools": ["getDateAndTimeTool"]})
+    assert NovaSonicAdapter(settings).tools.names == ["getDateAndTimeTool"]
+    assert not NovaSonicAdapter({}).tools

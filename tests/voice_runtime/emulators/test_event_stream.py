@@ -93,3 +93,23 @@ def test_certificate_covers_loopback(tmp_path) -> None:  # type: ignore[no-untyp
     names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "localhost" in names.get_values_for_type(x509.DNSName)
     assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+
+
+def test_answers_are_timed_against_the_deadline_with_a_bounded_lead() -> None:
+    import asyncio
+    import time
+
+    from voice_runtime.emulators.behaviour import TIMER_LEAD_CAP_S
+
+    async def main() -> Behaviour:
+        loop, behaviour = asyncio.get_running_loop(), Behaviour()
+        for _ in range(10):
+            time.sleep(0.003)  # a busy loop: the lateness it causes must not become a lead beyond the cap
+            await behaviour.wait_until(loop.time() + 0.001, loop)
+        return behaviour
+
+    behaviour = asyncio.run(main())
+    assert 0.0 < behaviour._oversleep <= TIMER_LEAD_CAP_S
+    behaviour.record_answer(started=10.0, delay=0.15, answered=10.1495)
+    behaviour.record_answer(started=10.0, delay=0.15, answered=10.152)
+    assert [round(x, 4) for x in behaviour.lateness] == [-0.0005, 0.002]  # early is kept signed, not clamped
