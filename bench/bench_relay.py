@@ -205,9 +205,8 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     return reports
 
 
-def main() -> None:
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (also used by bench/trace_nova_turn.py)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--turns", type=int, default=50)
@@ -222,9 +221,15 @@ def main() -> None:
     parser.add_argument("--think-s", type=float, default=0.2)
     parser.add_argument("--ramp-s", type=float, default=2.0)
     parser.add_argument("--crt-connections", type=int, default=8,
-                        help="HTTP/2 connections (CRT event-loop threads) per SDK client kind")
+                        help="HTTP/2 connections per SDK client kind (all on one CRT event-loop thread)")
     parser.add_argument("--json", type=Path, help="also write the full reports here")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    args = parse_args()
     reports = asyncio.run(main_async(args))
     if args.json:
         args.json.write_text(json.dumps(reports, indent=2))
