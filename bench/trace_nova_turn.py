@@ -62,9 +62,10 @@ def trace_emulator(log: Log) -> None:
     from hypercorn.protocol import ProtocolWrapper
 
     from voice_runtime.emulators import nova_sonic_server as nova
+    from voice_runtime.emulators.audio import mean_abs
 
     def on_audio(stream: Any, pcm: bytes) -> None:
-        if nova.mean_abs(pcm) <= nova.SPEECH_LEVEL and stream._in_speech:
+        if mean_abs(pcm) <= nova.SPEECH_LEVEL and stream._in_speech:
             log("emu_heard")
 
     def emit(stream: Any, name: str, body: dict[str, Any]) -> None:
@@ -87,6 +88,8 @@ def trace_runtime(log: Log) -> None:
 
     from voice_runtime.adapters import event_frames
     from voice_runtime.adapters import nova_sonic as ns
+    from voice_runtime.adapters import nova_sonic_events as ev
+    from voice_runtime.adapters.base import AudioChunk
 
     wrap_async(ns.NovaSonicSession, "_send_audio", lambda *_: log("rt_send"))
     wrap_async(crt_http.AIOHttp2ClientStream, "_write_data", lambda *_: log("rt_write"))
@@ -96,7 +99,7 @@ def trace_runtime(log: Log) -> None:
         log("rt_body")
         on_body(self, chunk)
 
-    crt_http.AIOHttpClientStreamUnified._on_body = body  # type: ignore[method-assign]
+    crt_http.AIOHttpClientStreamUnified._on_body = body
     feed = event_frames.FrameSplitter.feed
 
     def split(self: Any, data: bytes) -> Any:
@@ -107,7 +110,7 @@ def trace_runtime(log: Log) -> None:
     route = ns.NovaSonicSession._route
 
     def routed(self: Any, stream: Any, out: Any) -> None:
-        if isinstance(out, ns.ev.AudioOut):
+        if isinstance(out, ev.AudioOut):
             log("rt_route_audio")
         route(self, stream, out)
 
@@ -117,7 +120,7 @@ def trace_runtime(log: Log) -> None:
     async def turn(self: Any, audio: Any) -> Any:
         first = True
         async for item in run_turn(self, audio):
-            if first and isinstance(item, ns.AudioChunk):
+            if first and isinstance(item, AudioChunk):
                 first = False
                 log("rt_yield_audio")
             yield item
