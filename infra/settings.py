@@ -39,7 +39,11 @@ class InfraSettings:
     powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
     stack_prefix: str = "VoiceRollout"
     relay_port: int = 8080
-    relay_desired_count: int = 2
+    relay_desired_count: int = 2  # also the autoscaling floor
+    relay_max_count: int = 10
+    # Target-tracking on the service's average CPU. The runtime's added latency grows with its CPU queueing
+    # (BENCHMARKS.md, bench_relay), so the target leaves a core half idle.
+    relay_target_cpu_percent: int = 50
     # An ACM certificate for the relay's public listener. Without one the ALB listens on plain HTTP (ws://),
     # which is fine for a first deploy behind a test domain only: audio would cross the internet unencrypted.
     relay_certificate_arn: str | None = None

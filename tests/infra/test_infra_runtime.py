@@ -183,3 +183,15 @@ def test_without_a_certificate_the_relay_is_http_and_says_so(synthesized: Synthe
     assert listeners == ["HTTP"]
     Annotations.from_stack(synthesized.built.runtime).has_warning(
         "*", Match.string_like_regexp("relay_certificate_arn"))
+
+
+def test_relay_scales_out_on_cpu_and_in_slowly(synthesized: Synthesized) -> None:
+    template = synthesized.runtime
+    [target] = resources(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 10)
+    assert target["ScalableDimension"] == "ecs:service:DesiredCount"
+    [policy] = resources(template, "AWS::ApplicationAutoScaling::ScalingPolicy")
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["TargetValue"] == 50
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
+    assert (tracking["ScaleOutCooldown"], tracking["ScaleInCooldown"]) == (60, 900)
