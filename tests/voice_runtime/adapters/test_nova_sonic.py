@@ -176,17 +176,22 @@ async def test_the_interrupted_reply_still_streaming_does_not_leak_into_the_next
         await adapter.aclose()
 
 
+async def turns_then_close(adapter: NovaSonicAdapter, compiled: CompiledRegistry,
+                           turns: int) -> list[list[BackendEvent]]:
+    """`turns` turns on one session of `adapter`, then the session and the adapter closed."""
+    session = await adapter.open_session(context(compiled, VARIANT))
+    try:
+        return [await collect(session) for _ in range(turns)]
+    finally:
+        await session.close()
+        await adapter.aclose()
+
+
 async def test_a_tool_the_model_asks_for_is_run_and_answered_mid_turn(
         settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
     emulators.emulators.nova.behaviour.tool_every = 2  # the second turn asks for a tool
     clock = date_and_time_tool(lambda: datetime(2026, 11, 25, 18, 41, tzinfo=UTC))
-    adapter = NovaSonicAdapter(settings, tools=ToolBox([clock]))
-    session = await adapter.open_session(context(compiled, VARIANT))
-    try:
-        first, second = await collect(session), await collect(session)
-    finally:
-        await session.close()
-        await adapter.aclose()
+    first, second = await turns_then_close(NovaSonicAdapter(settings, tools=ToolBox([clock])), compiled, 2)
     log = emulators.emulators.nova.streams[0]
     assert log.violation is None and log.tools_offered == ["getDateAndTimeTool"]
     [(use_id, result)] = log.tool_results
@@ -206,13 +211,8 @@ async def test_a_failing_tool_is_answered_with_an_error_result_and_the_turn_stil
     def lookup(_: dict[str, object]) -> None:
         raise ConnectionError("knowledge base unreachable")
 
-    adapter = NovaSonicAdapter(settings, tools=ToolBox([Tool("lookupTool", "Look it up", {"type": "object"}, lookup)]))
-    session = await adapter.open_session(context(compiled, VARIANT))
-    try:
-        events = await collect(session)
-    finally:
-        await session.close()
-        await adapter.aclose()
+    tools = ToolBox([Tool("lookupTool", "Look it up", {"type": "object"}, lookup)])
+    [events] = await turns_then_close(NovaSonicAdapter(settings, tools=tools), compiled, 1)
     [(_, result)] = emulators.emulators.nova.streams[0].tool_results
     assert json.loads(result) == {"error": "lookupTool failed: ConnectionError: knowledge base unreachable"}
     assert events[-1] == TurnEnd("END_TURN") and any(isinstance(e, AudioChunk) for e in events)
@@ -221,13 +221,7 @@ async def test_a_failing_tool_is_answered_with_an_error_result_and_the_turn_stil
 async def test_no_tools_offered_means_no_tool_turns(
         settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
     emulators.emulators.nova.behaviour.tool_every = 1
-    adapter = NovaSonicAdapter(settings)
-    session = await adapter.open_session(context(compiled, VARIANT))
-    try:
-        events = await collect(session)
-    finally:
-        await session.close()
-        await adapter.aclose()
+    [events] = await turns_then_close(NovaSonicAdapter(settings), compiled, 1)
     log = emulators.emulators.nova.streams[0]
     assert log.tools_offered == [] and log.tool_results == [] and "toolResult" not in log.names
     assert events[-1] == TurnEnd("END_TURN")
