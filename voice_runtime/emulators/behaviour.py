@@ -53,7 +53,8 @@ class Behaviour:
     fault_rate: float = 0.0
     fault_kinds: tuple[Fault, ...] = (Fault.STREAM_ERROR,)
     seed: int = 7
-    reply_audio_ms: int = 600
+    reply_audio_ms: int = 600  # Nova Sonic: audio per reply
+    speech_ms_per_char: float = 55.0  # Polly, SageMaker CSM: audio per character of text (about speaking speed)
     chunk_ms: int = 40
     tool_every: int = 0  # Nova Sonic: every Nth turn asks for the first tool offered (0: never)
     pace_audio: bool = False  # emit output audio at speaking speed (a reply still streaming can be barged in on)

@@ -28,7 +28,6 @@ from voice_runtime.emulators.event_stream import event_message, exception_messag
 REPLY = ("Sure, here is what I found. The forecast says sunny with a light breeze. "
          "Would you like the hourly details as well?")
 WORDS_PER_DELTA = 3
-MS_PER_CHAR = 55
 PART_BYTES = 4801  # odd on purpose: parts end mid-sample
 
 
@@ -73,6 +72,11 @@ class _JsonEndpoint:
         request: dict[str, Any] = json.loads(await read_body(receive) or b"{}")
         self.requests.append(request)
         return request
+
+
+def speech_ms(behaviour: Behaviour, text: str) -> int:
+    """How long the synthesized speech for `text` lasts (bounded: 200 ms to 10 s per request)."""
+    return min(10_000, max(200, round(behaviour.speech_ms_per_char * len(text))))
 
 
 class ConverseEmulator(_JsonEndpoint):
@@ -129,7 +133,7 @@ class PollyEmulator(_JsonEndpoint):
             return
         rate = int(request.get("SampleRate", 16000))
         text = str(request.get("Text", ""))
-        pcm = voiced_pcm(min(10_000, max(200, MS_PER_CHAR * len(text))), rate)
+        pcm = voiced_pcm(speech_ms(self.behaviour, text), rate)
         await asyncio.sleep(delay)
         if fault is Fault.STALL:
             await asyncio.Event().wait()
@@ -152,7 +156,7 @@ class SageMakerStreamEmulator(_JsonEndpoint):
                 Fault.MODEL_TIMEOUT: (424, "ModelError", "Model container timed out (emulated)")}):
             return
         text = str(request.get("text", ""))
-        pcm = voiced_pcm(min(10_000, max(200, MS_PER_CHAR * len(text))), 24_000, pitch_hz=180.0)
+        pcm = voiced_pcm(speech_ms(self.behaviour, text), 24_000, pitch_hz=180.0)
         await _start_stream(send, [(b"x-amzn-sagemaker-content-type", b"audio/pcm"),
                                    (b"x-amzn-invoked-production-variant", b"AllTraffic")])
         await asyncio.sleep(delay)

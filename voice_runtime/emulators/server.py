@@ -28,6 +28,7 @@ from hypercorn.config import Config
 from voice_runtime.emulators.behaviour import Behaviour
 from voice_runtime.emulators.nova_sonic_server import NovaSonicEmulator
 from voice_runtime.emulators.pipeline_server import (
+    REPLY,
     ConverseEmulator,
     PollyEmulator,
     SageMakerStreamEmulator,
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sigma", type=float, default=0.0, help="log-normal shape (0: fixed latencies)")
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--faults", default="stream_error", help="comma-separated Fault names drawn at the rate")
-    parser.add_argument("--reply-ms", type=int, default=600, help="Nova Sonic reply length")
+    parser.add_argument("--reply-ms", type=int, default=600,
+                        help="reply audio per turn: Nova Sonic's, and what Polly / CSM synthesize for the LLM reply")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     emulators = Emulators()
@@ -188,6 +190,8 @@ def main(argv: list[str] | None = None) -> None:
         behaviour.fault_rate = args.fault_rate
         behaviour.fault_kinds = kinds
         behaviour.reply_audio_ms = args.reply_ms
+        # Polly and CSM speak the emulated LLM reply: the same length of audio per turn as Nova Sonic's reply.
+        behaviour.speech_ms_per_char = args.reply_ms / len(REPLY)
         behaviour.seed = args.seed + index
         behaviour.__post_init__()  # reseed with the new seed
     server = EmulatorServer(emulators).start()

@@ -14,8 +14,8 @@ from voice_runtime.adapters.base import AudioChunk, BackendError, BackendEvent, 
 from voice_runtime.adapters.csm_sagemaker import CsmSageMakerAdapter
 from voice_runtime.adapters.m1_pipeline import M1PipelineAdapter, PipelineAdapter
 from voice_runtime.adapters.sentences import SentenceChunker
-from voice_runtime.emulators.behaviour import Fault
-from voice_runtime.emulators.pipeline_server import MS_PER_CHAR, REPLY
+from voice_runtime.emulators.behaviour import Behaviour, Fault
+from voice_runtime.emulators.pipeline_server import REPLY, speech_ms
 from voice_runtime.emulators.server import EmulatorServer
 
 M1 = "transcribe-polly-baseline"
@@ -32,7 +32,7 @@ def sentences() -> list[str]:
 
 def expected_audio_bytes() -> int:
     # 24 kHz s16le: 48 bytes per ms of each sentence's synthesized speech.
-    return sum(48 * min(10_000, max(200, MS_PER_CHAR * len(s))) for s in sentences())
+    return sum(48 * speech_ms(Behaviour(), s) for s in sentences())
 
 
 async def turn(adapter: PipelineAdapter, compiled: CompiledRegistry, variant: str) -> list[BackendEvent]:

@@ -113,3 +113,11 @@ def test_answers_are_timed_against_the_deadline_with_a_bounded_lead() -> None:
     behaviour.record_answer(started=10.0, delay=0.15, answered=10.1495)
     behaviour.record_answer(started=10.0, delay=0.15, answered=10.152)
     assert [round(x, 4) for x in behaviour.lateness] == [-0.0005, 0.002]  # early is kept signed, not clamped
+
+
+def test_synthesized_speech_length_follows_the_text_within_bounds() -> None:
+    from voice_runtime.emulators.pipeline_server import REPLY, speech_ms
+
+    per_reply = Behaviour(speech_ms_per_char=600 / len(REPLY))  # what `--reply-ms 600` sets
+    assert speech_ms(per_reply, REPLY) == 600
+    assert speech_ms(Behaviour(), "Hi.") == 200 and speech_ms(Behaviour(), "x" * 1000) == 10_000
