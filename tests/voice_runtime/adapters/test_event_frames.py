@@ -123,3 +123,17 @@ def test_the_nova_sonic_client_is_configured_with_the_framed_protocol() -> None:
             await adapter.aclose()
 
     assert isinstance(asyncio.run(configured()), NovaSonicProtocol)
+
+
+def test_a_transport_failure_surfaces_as_the_sdk_receiver_reports_it_and_closes_the_receiver() -> None:
+    async def broken() -> AsyncIterator[bytes]:
+        yield TEXT
+        raise ConnectionResetError("peer reset")
+
+    receiver = FramedEventReceiver(broken(), payload_codec=protocol().payload_codec,
+                                   deserializer=_InvokeModelWithBidirectionalStreamOutputDeserializer().deserialize,
+                                   fast=NovaSonicProtocol.fast_events)
+    got = asyncio.run(drain(receiver))
+    assert isinstance(got[0], InvokeModelWithBidirectionalStreamOutputChunk)
+    assert got[1] == ("OSError", "Failed to read from stream.")
+    assert receiver.closed and asyncio.run(receiver.receive()) is None
