@@ -130,3 +130,18 @@ async def test_a_mid_reply_nova_sonic_error_ends_the_turn_and_the_next_turn_reco
         await speak(ws)
         messages, _ = await until_turn_end(ws)
         assert messages[-1]["variant"] == "sonic-unified" and messages[-1]["reason"] == "end_turn"
+
+
+async def test_a_nova_sonic_tool_call_is_answered_inside_the_turn_the_caller_hears(
+        compiled: CompiledRegistry, settings: SimpleNamespace, emulators: EmulatorServer) -> None:
+    settings.nova_tools = ["getDateAndTimeTool"]  # as `backends.nova_tools` in the runtime's settings
+    emulators.emulators.nova.behaviour.tool_every = 1
+    async with relay(compiled, "Phase2_Week2", settings) as (server, _), connect(ws_url(server)) as ws:
+        await open_session(ws, "user-7", internal=True)
+        await speak(ws)
+        messages, audio = await until_turn_end(ws)
+    assert messages[-1]["reason"] == "end_turn" and messages[-1]["variant"] == "sonic-unified" and audio
+    [(_, result)] = emulators.emulators.nova.streams[0].tool_results
+    assert json.loads(result)["timezone"] == "UTC"
+    said = [m["text"] for m in messages if m["type"] == "transcript" and m["role"] == "assistant" and m["final"]]
+    assert said and said[0].startswith("I looked that up:")
