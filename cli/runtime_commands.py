@@ -18,6 +18,7 @@ from cli.output import Output
 from registry.errors import UsageError
 from registry.model import Backend
 from voice_runtime import runtime
+from voice_runtime.adapters.tools import BUILTIN_TOOLS
 from voice_runtime.server import VoiceServer, create_server
 from voice_runtime.settings import EmulatedBackendSettings, RuntimeSettings
 
@@ -51,6 +52,8 @@ def serve(
         "--metrics", help="emf (stdout), cloudwatch (PutMetricData), none; repeatable. Default: emf.")] = None,
     backend_endpoint_url: Annotated[str | None, typer.Option(
         "--backend-endpoint-url", help="Where the AWS voice backends are (the local emulators' URL).")] = None,
+    nova_tool: Annotated[list[str] | None, typer.Option(
+        "--nova-tool", help="A built-in tool offered to Nova Sonic (repeatable): getDateAndTimeTool.")] = None,
     web_dir: Annotated[Path | None, typer.Option("--web-dir", help="Static files served at GET /.")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO (one line per turn), WARNING.")] = "INFO",
     endpoint_url: EndpointUrl = None,
@@ -63,6 +66,11 @@ def serve(
     logging.basicConfig(level=log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    unknown = sorted(set(nova_tool or ()) - set(BUILTIN_TOOLS))
+    if unknown:
+        raise UsageError(f"--nova-tool {', '.join(unknown)}: no such built-in tool",
+                         hint=f"built in: {', '.join(BUILTIN_TOOLS)}; other tools are passed in code "
+                              "(docs/backends.md, tool use)")
     clients = clients_from(endpoint_url, region, profile)
     if registry_source == "ssm":
         fetch = runtime.ssm_source(clients.ssm, namespace)
@@ -80,6 +88,7 @@ def serve(
         host=host, port=port, namespace=namespace, fallback_baseline=baseline, internal_token=internal_token,
         emulate_missing_backends=emulate_missing, emulated=emulated, aws_endpoint_url=endpoint_url,
         aws_region=region, backend_endpoint_url=backend_endpoint_url, web_dir=web_dir,
+        backends={"nova_tools": list(nova_tool)} if nova_tool else {},
     )
     sink = runtime.metrics_sink(metrics or ["emf"], cloudwatch=lambda: clients.cloudwatch)
     registry = runtime.registry_client(fetch, namespace=namespace, fallback_baseline=baseline,

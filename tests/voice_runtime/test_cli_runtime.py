@@ -66,3 +66,11 @@ def test_serve_refuses_a_source_that_is_neither_ssm_nor_a_file() -> None:
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 2
     assert "neither 'ssm' nor a file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_refuses_an_unknown_nova_tool_and_names_the_built_ins() -> None:
+    result = subprocess.run([str(VOICECTL), "runtime", "serve", "--nova-tool", "getWeather"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 2
+    assert "getWeather: no such built-in tool" in result.stderr and "getDateAndTimeTool" in result.stderr
+    assert "Traceback" not in result.stderr
