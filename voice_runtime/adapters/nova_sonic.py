@@ -228,13 +228,10 @@ class NovaSonicSession:
         return stream
 
     async def _send(self, stream: _Stream, event: ev.Event) -> None:
-        payload = BidirectionalInputPayloadPart(bytes_=ev.encode(event))
-        chunk = InvokeModelWithBidirectionalStreamInputChunk(value=payload)
-        async with stream.send_lock:
-            await stream.duplex.input_stream.send(chunk)
+        await self._send_block(stream, [event])
 
     async def _send_block(self, stream: _Stream, events: list[ev.Event]) -> None:
-        """Several events with nothing of ours in between (a content block must not be split by keep-alives)."""
+        """Events in order with nothing of ours in between (a content block must not be split by keep-alives)."""
         chunks = [InvokeModelWithBidirectionalStreamInputChunk(value=BidirectionalInputPayloadPart(bytes_=ev.encode(e)))
                   for e in events]
         async with stream.send_lock:
