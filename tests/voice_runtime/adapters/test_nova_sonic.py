@@ -225,3 +225,21 @@ async def test_no_tools_offered_means_no_tool_turns(
     log = emulators.emulators.nova.streams[0]
     assert log.tools_offered == [] and log.tool_results == [] and "toolResult" not in log.names
     assert events[-1] == TurnEnd("END_TURN")
+
+
+async def test_the_emulator_reports_its_turns_and_how_late_it_answered(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
+    import ssl
+    import urllib.request
+
+    await turns_then_close(NovaSonicAdapter(settings), compiled, 2)
+
+    def stats() -> dict[str, dict[str, object]]:
+        context = ssl.create_default_context(cafile=str(emulators.cert.cert_file))
+        with urllib.request.urlopen(f"{emulators.url}/_emulator/stats", context=context, timeout=10) as response:
+            return json.loads(response.read())  # type: ignore[no-any-return]
+
+    nova = (await asyncio.to_thread(stats))["nova"]
+    lateness = nova["lateness_ms"]
+    assert nova["turns"] == 2 and isinstance(lateness, list) and len(lateness) == 2
+    assert all(-1.5 < x < 1_000 for x in lateness)  # never more than the 1 ms timer lead early
