@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import struct
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
 from smithy_aws_core.aio.protocols import RestJsonClientProtocol
@@ -47,20 +47,25 @@ class FrameSplitter:
     def __init__(self) -> None:
         self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        """Add `data` and yield every frame it completes, in order."""
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add `data` and return every frame it completes, in order (eagerly: a caller that stops early or an error
+        after some frames must not leave frames behind to be returned twice)."""
         buffer = self._buffer
         buffer.extend(data)
+        frames: list[bytes] = []
         start, end = 0, len(buffer)
-        while end - start >= PRELUDE_LENGTH:
-            (total,) = struct.unpack_from(">I", buffer, start)
-            if total < MIN_FRAME:
-                raise FrameError(f"event-stream frame declares {total} bytes, below the {MIN_FRAME}-byte minimum")
-            if end - start < total:
-                break
-            yield bytes(buffer[start:start + total])
-            start += total
-        del buffer[:start]  # one compaction per feed, not one per frame
+        try:
+            while end - start >= PRELUDE_LENGTH:
+                (total,) = struct.unpack_from(">I", buffer, start)
+                if total < MIN_FRAME:
+                    raise FrameError(f"event-stream frame declares {total} bytes, below the {MIN_FRAME}-byte minimum")
+                if end - start < total:
+                    break
+                frames.append(bytes(buffer[start:start + total]))
+                start += total
+        finally:
+            del buffer[:start]  # one compaction per feed, not one per frame
+        return frames
 
     @property
     def pending(self) -> int:
