@@ -62,10 +62,11 @@ def trace_emulator(log: Log) -> None:
     from hypercorn.protocol import ProtocolWrapper
 
     from voice_runtime.emulators import nova_sonic_server as nova
-    from voice_runtime.emulators.audio import mean_abs
+    from voice_runtime.emulators.audio import voiced_windows
 
     def on_audio(stream: Any, pcm: bytes) -> None:
-        if mean_abs(pcm) <= nova.SPEECH_LEVEL and stream._in_speech:
+        voiced = voiced_windows(pcm, nova.VAD_WINDOW_BYTES, nova.SPEECH_LEVEL)
+        if voiced and not voiced[-1] and (stream._in_speech or any(voiced)):
             log("emu_heard")
 
     def emit(stream: Any, name: str, body: dict[str, Any]) -> None:

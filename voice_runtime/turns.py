@@ -7,7 +7,6 @@ Timestamps are monotonic seconds from the session's injected clock; `wall_at` (e
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,16 +37,36 @@ class AudioFeed:
         self.closed = True
         self._wake()
 
-    async def reader(self) -> AsyncIterator[bytes]:
-        i = 0
+    def reader(self) -> FeedReader:
+        """A new reader from the first frame (see FeedReader)."""
+        return FeedReader(self)
+
+
+class FeedReader:
+    """Async iterator over one AudioFeed's frames, live. `at_end` says whether the frame just given was the last
+    one (the user's end of turn had arrived with it), so an adapter can send what ends a turn with that frame
+    instead of after it (see adapters.base.turn_ended)."""
+
+    def __init__(self, feed: AudioFeed) -> None:
+        self._feed = feed
+        self._next = 0
+
+    @property
+    def at_end(self) -> bool:
+        return self._feed.closed and self._next >= len(self._feed.frames)
+
+    def __aiter__(self) -> FeedReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        feed = self._feed
         while True:
-            event = self._event
-            if i < len(self.frames):
-                yield self.frames[i]
-                i += 1
-                continue
-            if self.closed:
-                return
+            event = feed._event
+            if self._next < len(feed.frames):
+                self._next += 1
+                return feed.frames[self._next - 1]
+            if feed.closed:
+                raise StopAsyncIteration
             await event.wait()
 
 

@@ -75,6 +75,12 @@ class SessionContext:
     system_prompt: str | None = None
 
 
+def turn_ended(audio: AsyncIterator[bytes]) -> bool:
+    """Was the frame `audio` just gave the turn's last? True only when the iterator knows (the runtime's
+    FeedReader does, once the user's end of turn has arrived); a plain iterator only says so by stopping."""
+    return bool(getattr(audio, "at_end", False))
+
+
 class BackendSession(Protocol):
     """One conversation's connection to one backend."""
 

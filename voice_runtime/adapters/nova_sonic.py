@@ -49,6 +49,7 @@ from voice_runtime.adapters.base import (
     Transcript,
     TurnEnd,
     Usage,
+    turn_ended,
 )
 from voice_runtime.adapters.crt_transport import credentials_resolver, crt_client
 from voice_runtime.adapters.event_frames import FastDecoder, FramedRestJsonProtocol
@@ -397,12 +398,17 @@ class NovaSonicSession:
         try:
             self._user_speaking = True
             try:
+                ended = False
                 async for frame in audio:
                     if stream.failure is not None:
                         raise stream.failure
-                    await self._send_audio(stream, frame)
-                # End of the user's turn: silence at once, so the model's end-of-speech detection starts now.
-                await self._send_audio(stream, self._silence())
+                    ended = turn_ended(audio)
+                    # End of the user's turn: silence at once, so the model's end-of-speech detection starts now;
+                    # in the same event as the last frame when that is known (one event and one write fewer
+                    # between the user's last word and the model hearing the pause).
+                    await self._send_audio(stream, frame + self._silence() if ended else frame)
+                if not ended:
+                    await self._send_audio(stream, self._silence())
             except BackendError:
                 raise
             except Exception as exc:

@@ -44,6 +44,12 @@ def mean_abs(pcm: bytes) -> float:
     return sum(abs(s) for s in picked) / len(picked)
 
 
+def voiced_windows(pcm: bytes, window_bytes: int, level: float) -> list[bool]:
+    """Speech (mean |sample| above `level`) or not, per window of `window_bytes` (the last may be shorter): a VAD
+    that sees where speech stops inside one chunk, as a model's does on its audio stream."""
+    return [mean_abs(pcm[i : i + window_bytes]) > level for i in range(0, len(pcm), window_bytes)]
+
+
 def split(pcm: bytes, chunk_bytes: int) -> list[bytes]:
     """Cut PCM into chunks of `chunk_bytes` (the last may be shorter)."""
     return [pcm[i:i + chunk_bytes] for i in range(0, len(pcm), chunk_bytes)]

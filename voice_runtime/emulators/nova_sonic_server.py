@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_runtime.emulators.audio import mean_abs, split, voiced_pcm
+from voice_runtime.emulators.audio import split, voiced_pcm, voiced_windows
 from voice_runtime.emulators.behaviour import Behaviour, Fault
 from voice_runtime.emulators.event_stream import (
     StreamDecoder,
@@ -30,6 +30,7 @@ from voice_runtime.emulators.event_stream import (
 )
 
 SPEECH_LEVEL = 200.0  # mean |sample| above which a frame counts as speech
+VAD_WINDOW_BYTES = 640  # 20 ms of 16 kHz s16le: where in an audioInput event speech stops
 OUTPUT_RATE = 24_000
 EXCEPTIONS = {
     Fault.STREAM_ERROR: ("modelStreamErrorException", "Model stream error (emulated)"),
@@ -52,6 +53,7 @@ class NovaStreamLog:
     interruptions: int = 0
     tools_offered: list[str] = field(default_factory=list)
     tool_results: list[tuple[str, str]] = field(default_factory=list)  # (toolUseId, content) as received
+    end_heard_in: list[int] = field(default_factory=list)  # bytes of the audioInput where each turn's pause was heard
 
 
 def check_order(names: list[str], name: str) -> str | None:
@@ -190,15 +192,16 @@ class NovaSonicStream:
             return None
 
     async def _on_audio(self, pcm: bytes) -> None:
-        speaking = mean_abs(pcm) > SPEECH_LEVEL
-        if speaking and self._reply is not None and not self._reply.done():
-            await self._cancel_reply()
-            self.log.interruptions += 1
-            await self._interrupted()
-        if speaking:
+        voiced = voiced_windows(pcm, VAD_WINDOW_BYTES, SPEECH_LEVEL)
+        if any(voiced):
+            if self._reply is not None and not self._reply.done():
+                await self._cancel_reply()
+                self.log.interruptions += 1
+                await self._interrupted()
             self._in_speech = True
-        elif self._in_speech:
+        if self._in_speech and voiced and not voiced[-1]:  # speech, then a pause: the end of the user's turn
             self._in_speech = False
+            self.log.end_heard_in.append(len(pcm))
             self._reply = asyncio.create_task(self._answer(asyncio.get_running_loop().time()))
 
     async def _cancel_reply(self) -> None:

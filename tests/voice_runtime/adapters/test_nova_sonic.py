@@ -14,8 +14,10 @@ from tests.voice_runtime.adapters.conftest import context, speech
 from voice_runtime.adapters.base import AudioChunk, BackendError, BackendEvent, Transcript, TurnEnd, Usage
 from voice_runtime.adapters.nova_sonic import NovaSonicAdapter, handover_due
 from voice_runtime.adapters.tools import Tool, ToolBox, date_and_time_tool
+from voice_runtime.emulators.audio import voiced_pcm
 from voice_runtime.emulators.behaviour import Fault
 from voice_runtime.emulators.server import EmulatorServer
+from voice_runtime.turns import AudioFeed
 
 VARIANT = "sonic-unified"
 
@@ -46,6 +48,26 @@ async def test_turns_complete_with_audio_transcripts_and_usage(
     assert log.names[:6] == ["sessionStart", "promptStart", "contentStart", "textInput", "contentEnd", "contentStart"]
     assert log.names[-3:] == ["contentEnd", "promptEnd", "sessionEnd"]
     assert set(log.names[6:-3]) == {"audioInput"}
+
+
+async def test_the_pause_rides_with_the_last_frame_when_the_end_of_the_turn_is_known(
+        settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry) -> None:
+    adapter = NovaSonicAdapter(settings)
+    session = await adapter.open_session(context(compiled, VARIANT))
+    frame = voiced_pcm(20, 16_000)
+    feed = AudioFeed()
+    for _ in range(5):
+        feed.append(frame)
+    feed.close()  # the runtime's feed: the end of turn is known when the last frame is read
+    try:
+        known = [event async for event in session.run_turn(feed.reader())]
+        plain = await collect(session)  # a plain iterator: the end is known only after the last frame
+    finally:
+        await session.close()
+        await adapter.aclose()
+    assert known[-1] == plain[-1] == TurnEnd("END_TURN")
+    silence = 32 * adapter.settings.nova_silence_interval_ms
+    assert emulators.emulators.nova.streams[0].end_heard_in == [len(frame) + silence, silence]
 
 
 async def test_barge_in_ends_the_turn_as_interrupted_and_the_next_turn_works(

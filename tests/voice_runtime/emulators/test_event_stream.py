@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from smithy_aws_event_stream.events import EventMessage
 
-from voice_runtime.emulators.audio import mean_abs, silence, voiced_pcm
+from voice_runtime.emulators.audio import mean_abs, silence, voiced_pcm, voiced_windows
 from voice_runtime.emulators.behaviour import Behaviour, Fault, Latency
 from voice_runtime.emulators.event_stream import (
     StreamDecoder,
@@ -121,3 +121,11 @@ def test_synthesized_speech_length_follows_the_text_within_bounds() -> None:
     per_reply = Behaviour(speech_ms_per_char=600 / len(REPLY))  # what `--reply-ms 600` sets
     assert speech_ms(per_reply, REPLY) == 600
     assert speech_ms(Behaviour(), "Hi.") == 200 and speech_ms(Behaviour(), "x" * 1000) == 10_000
+
+
+def test_the_vad_sees_where_speech_stops_inside_one_chunk() -> None:
+    speech, pause = voiced_pcm(60, 16_000), silence(40, 16_000)
+    assert voiced_windows(speech + pause, 640, 200.0) == [True, True, True, False, False]
+    assert voiced_windows(pause + speech, 640, 200.0) == [False, False, True, True, True]
+    assert voiced_windows(speech[:100], 640, 200.0) == [True]  # a short last window still counts
+    assert voiced_windows(b"", 640, 200.0) == []
