@@ -86,10 +86,13 @@ def pin(cpus: set[int] | None) -> None:
         os.sched_setaffinity(0, cpus)
 
 
-def start_emulators(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def start_emulators(args: argparse.Namespace, program: list[str] | None = None
+                    ) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    """The emulators' process (`program`, default `-m voice_runtime.emulators.server`, given the latency options),
+    on the non-runtime CPUs when pinned; returns it and its {"url", "cert_file"} line."""
     layout = cpu_layout(args)
     others = layout[1] if layout else None
-    cmd = [sys.executable, "-m", "voice_runtime.emulators.server", "--sigma", str(args.sigma),
+    cmd = [sys.executable, *(program or ["-m", "voice_runtime.emulators.server"]), "--sigma", str(args.sigma),
            "--nova-ms", str(args.nova_ms), "--transcribe-ms", str(args.transcribe_ms),
            "--converse-ms", str(args.converse_ms), "--polly-ms", str(args.polly_ms),
            "--sagemaker-ms", str(args.sagemaker_ms), "--reply-ms", str(args.reply_ms)]

@@ -1,17 +1,19 @@
-"""Where one Nova Sonic turn's relay overhead goes: timestamps at every hand-off, in both processes.
+"""Where Nova Sonic turns' relay overhead goes: timestamps at every hand-off, in both processes, per stream.
 
-A diagnostic, not a benchmark of record: it runs `bench_relay`'s one-session Nova Sonic load (the real adapter and
-SDK against the emulator process) with timestamps added by wrapping functions of the runtime, the SDK's CRT
-transport, the emulator and hypercorn (internals of pinned versions; a version bump may need this file updated).
-Both processes log `time.monotonic()`, one clock on Linux, so legs that cross processes are comparable. PRINTS, per
-leg, the median and p90 over the turns:
+A diagnostic, not a benchmark of record: it runs `bench_relay`'s Nova Sonic load (the real adapter and SDK against
+the emulator process, pinned as bench_relay pins them) with timestamps added by wrapping functions of the runtime,
+the SDK's CRT transport, the emulator and hypercorn (internals of pinned versions; a version bump may need this file
+updated). Both processes log `time.monotonic()`, one clock on Linux, so legs that cross processes are comparable.
+Turns are matched by the stream's promptName and connections by the client port, so it works with any number of
+sessions. PRINTS, per leg, p50 / p90 / p99 over the turns:
 
-    outbound  relay send -> CRT write starts -> emulator's server reads it -> emulator hears the end of speech
-    inbound   emulator emits first audio -> its server writes it -> runtime's CRT callback -> asyncio loop has it
-              -> decoded and routed -> adapter yields it to the relay
+    outbound  relay sends the audio carrying the user's pause -> emulator's server reads it -> emulator hears it
+    inbound   emulator emits first audio -> its server writes it -> runtime has decoded and routed it -> adapter
+              yields it to the relay
+    CRT       every body write: call -> CRT thread reads it -> completion back on the asyncio loop
 
-    .venv/bin/python bench/trace_nova_turn.py              # 1 session x 30 turns
-    .venv/bin/python bench/trace_nova_turn.py --turns 60
+    .venv/bin/python bench/trace_nova_turn.py                          # 1 session x 30 turns
+    .venv/bin/python bench/trace_nova_turn.py --sessions 100 --turns 20
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import json
+import io
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,13 +37,13 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 class Log:
-    """Append-only `name time` lines (line-buffered: the emulator process is killed, not shut down)."""
+    """Append-only `name key time` lines (line-buffered: the emulator process is killed, not shut down)."""
 
     def __init__(self, path: Path) -> None:
         self._file = path.open("w", buffering=1)
 
-    def __call__(self, name: str, t: float | None = None) -> None:
-        self._file.write(f"{name} {time.monotonic() if t is None else t}\n")
+    def __call__(self, name: str, key: str, t: float | None = None) -> None:
+        self._file.write(f"{name} {key} {time.monotonic() if t is None else t}\n")
 
 
 def wrap_async(owner: Any, attr: str, before: Callable[..., None]) -> None:
@@ -56,7 +57,9 @@ def wrap_async(owner: Any, attr: str, before: Callable[..., None]) -> None:
 
 
 def trace_emulator(log: Log) -> None:
-    """Emulator side: end of speech heard, first audio emitted, bytes read from / written to the socket."""
+    """Emulator side: bytes read from / written to each connection, the pause heard and the first audio emitted."""
+    import contextvars
+
     from hypercorn.asyncio import tcp_server
     from hypercorn.events import RawData
     from hypercorn.protocol import ProtocolWrapper
@@ -64,55 +67,84 @@ def trace_emulator(log: Log) -> None:
     from voice_runtime.emulators import nova_sonic_server as nova
     from voice_runtime.emulators.audio import voiced_windows
 
+    port: contextvars.ContextVar[str] = contextvars.ContextVar("port", default="?")
+
+    def call(_: Any, scope: dict[str, Any], *__: Any) -> None:
+        port.set(str((scope.get("client") or ("?", "?"))[1]))  # the stream's tasks inherit it
+
     def on_audio(stream: Any, pcm: bytes) -> None:
         voiced = voiced_windows(pcm, nova.VAD_WINDOW_BYTES, nova.SPEECH_LEVEL)
         if voiced and not voiced[-1] and (stream._in_speech or any(voiced)):
-            log("emu_heard")
+            log("emu_heard", f"{stream.prompt_name}@{port.get()}")
 
     def emit(stream: Any, name: str, body: dict[str, Any]) -> None:
         if name == "contentStart" and body.get("type") == "AUDIO":
             stream._trace_first = True
         elif name == "audioOutput" and getattr(stream, "_trace_first", False):
             stream._trace_first = False
-            log("emu_audio")
+            log("emu_audio", f"{stream.prompt_name}@{port.get()}")
 
+    def raw_out(server: Any, event: Any) -> None:
+        if isinstance(event, RawData):
+            log("emu_raw_out", str(server.protocol.client[1]))
+
+    def raw_in(wrapper: Any, event: Any) -> None:
+        if isinstance(event, RawData):
+            log("emu_raw_in", str(wrapper.client[1]))
+
+    wrap_async(nova.NovaSonicEmulator, "__call__", call)
     wrap_async(nova.NovaSonicStream, "_on_audio", on_audio)
     wrap_async(nova.NovaSonicStream, "emit", emit)
-    wrap_async(tcp_server.TCPServer, "protocol_send",
-               lambda _, event: log("emu_raw_out") if isinstance(event, RawData) else None)
-    wrap_async(ProtocolWrapper, "handle", lambda _, event: log("emu_raw_in") if isinstance(event, RawData) else None)
+    wrap_async(tcp_server.TCPServer, "protocol_send", raw_out)
+    wrap_async(ProtocolWrapper, "handle", raw_in)
+
+
+WRITES: list[tuple[float, float | None, float]] = []  # CRT body writes: (called, read by the CRT thread, completed)
+
+
+class _TimedBody(io.BytesIO):
+    """A write's body that notes when the CRT thread first reads it."""
+
+    read_at: float | None = None
+
+    def readinto1(self, buffer: Any) -> int:
+        if self.read_at is None:
+            self.read_at = time.monotonic()
+        return super().readinto1(buffer)
 
 
 def trace_runtime(log: Log) -> None:
-    """Runtime side: the adapter's sends, the CRT writes and body callbacks, frame decoding, routing, yielding."""
+    """Runtime side: the send carrying the pause, CRT body writes, the first audio routed and yielded."""
     from awscrt.aio import http as crt_http
 
-    from voice_runtime.adapters import event_frames
     from voice_runtime.adapters import nova_sonic as ns
     from voice_runtime.adapters import nova_sonic_events as ev
     from voice_runtime.adapters.base import AudioChunk
 
-    wrap_async(ns.NovaSonicSession, "_send_audio", lambda *_: log("rt_send"))
-    wrap_async(crt_http.AIOHttp2ClientStream, "_write_data", lambda *_: log("rt_write"))
-    on_body = crt_http.AIOHttpClientStreamUnified._on_body
+    send_audio = ns.NovaSonicSession._send_audio
 
-    def body(self: Any, chunk: bytes) -> None:
-        log("rt_body")
-        on_body(self, chunk)
+    async def _send_audio(self: Any, stream: Any, pcm: bytes) -> None:
+        if self._user_speaking and not any(pcm[-64:]):  # the user's turn, ending in the pause
+            log("rt_send", stream.prompt_name)
+        await send_audio(self, stream, pcm)
 
-    crt_http.AIOHttpClientStreamUnified._on_body = body
-    feed = event_frames.FrameSplitter.feed
+    ns.NovaSonicSession._send_audio = _send_audio  # type: ignore[method-assign]
+    write_data = crt_http.AIOHttp2ClientStream._write_data
 
-    def split(self: Any, data: bytes) -> Any:
-        log("rt_feed")
-        return feed(self, data)
+    async def _write_data(self: Any, body: Any, end_stream: bool) -> None:
+        called = time.monotonic()
+        timed = _TimedBody(body.getvalue()) if body is not None else None
+        await write_data(self, timed, end_stream)
+        if timed is not None:
+            WRITES.append((called, timed.read_at, time.monotonic()))
 
-    event_frames.FrameSplitter.feed = split  # type: ignore[method-assign]
+    crt_http.AIOHttp2ClientStream._write_data = _write_data  # type: ignore[method-assign]
     route = ns.NovaSonicSession._route
 
     def routed(self: Any, stream: Any, out: Any) -> None:
-        if isinstance(out, ev.AudioOut):
-            log("rt_route_audio")
+        if (isinstance(out, ev.AudioOut) and self._turn is not None and not self._voiced
+                and self._current(stream, out.content_id)):
+            log("rt_route", stream.prompt_name)
         route(self, stream, out)
 
     ns.NovaSonicSession._route = routed  # type: ignore[method-assign]
@@ -123,53 +155,50 @@ def trace_runtime(log: Log) -> None:
         async for item in run_turn(self, audio):
             if first and isinstance(item, AudioChunk):
                 first = False
-                log("rt_yield_audio")
+                log("rt_yield", self._stream.prompt_name)
             yield item
 
     ns.NovaSonicSession.run_turn = turn  # type: ignore[method-assign]
 
 
-def read(path: Path) -> dict[str, list[float]]:
-    series: dict[str, list[float]] = {}
+def read(path: Path) -> dict[tuple[str, str], list[float]]:
+    series: dict[tuple[str, str], list[float]] = {}
     for line in path.read_text().splitlines():
-        name, _, value = line.partition(" ")
-        series.setdefault(name, []).append(float(value))
-    return {name: sorted(values) for name, values in series.items()}
+        name, key, value = line.split(" ")
+        series.setdefault((name, key), []).append(float(value))
+    return {k: sorted(v) for k, v in series.items()}
 
 
-def last_before(values: list[float], t: float) -> float:
-    return values[max(0, bisect.bisect_left(values, t) - 1)]
-
-
-def first_after(values: list[float], t: float) -> float:
-    return values[min(len(values) - 1, bisect.bisect_left(values, t))]
-
-
-def legs(rt: dict[str, list[float]], emu: dict[str, list[float]]) -> dict[str, list[float]]:
-    """Per turn, each hand-off's duration in ms, anchored on what the emulator saw."""
+def legs(rt: dict[tuple[str, str], list[float]], emu: dict[tuple[str, str], list[float]],
+         nova_s: float) -> dict[str, list[float]]:
+    """Per turn, each hand-off's duration in ms (the i-th pause of a stream answers its i-th send, and so on)."""
     out: dict[str, list[float]] = {}
 
     def add(name: str, seconds: float) -> None:
         out.setdefault(name, []).append(seconds * 1000)
 
-    for heard in emu.get("emu_heard", []):
-        raw_in = last_before(emu["emu_raw_in"], heard)
-        write = last_before(rt["rt_write"], raw_in)
-        send = last_before(rt["rt_send"], write)
-        add("out: relay send -> CRT write starts (SDK body writer)", write - send)
-        add("out: CRT write -> emulator's server reads it (CRT, TLS, kernel)", raw_in - write)
-        add("out: emulator's server -> end of speech heard (hypercorn, h2, decode)", heard - raw_in)
-    for emitted in emu.get("emu_audio", []):
-        raw_out = first_after(emu["emu_raw_out"], emitted)
-        body = first_after(rt["rt_body"], raw_out)
-        fed = first_after(rt["rt_feed"], body)
-        routed = first_after(rt["rt_route_audio"], fed)
-        yielded = first_after(rt["rt_yield_audio"], routed)
-        add("in: first audio emitted -> emulator's server writes it (h2)", raw_out - emitted)
-        add("in: server write -> runtime's CRT callback (TLS, kernel, CRT)", body - raw_out)
-        add("in: CRT callback -> asyncio loop has the bytes (thread hop)", fed - body)
-        add("in: bytes -> audio event routed (frame decode, JSON, base64)", routed - fed)
-        add("in: routed -> adapter yields it to the relay", yielded - routed)
+    for (name, key), heard_at in emu.items():
+        if name != "emu_heard":
+            continue
+        prompt, _, port = key.partition("@")
+        sends, audio = rt.get(("rt_send", prompt), []), emu.get(("emu_audio", key), [])
+        routes, yields = rt.get(("rt_route", prompt), []), rt.get(("rt_yield", prompt), [])
+        raw_in, raw_out = emu.get(("emu_raw_in", port), []), emu.get(("emu_raw_out", port), [])
+        for i in range(min(len(heard_at), len(sends), len(audio), len(routes), len(yields))):
+            read_at = raw_in[max(0, bisect.bisect_right(raw_in, heard_at[i]) - 1)]
+            written = raw_out[min(len(raw_out) - 1, bisect.bisect_left(raw_out, audio[i]))]
+            add("out: relay sends the pause -> emulator's server reads it (SDK, CRT, TLS)", read_at - sends[i])
+            add("out: emulator's server reads it -> hears the pause (hypercorn, h2, decode)", heard_at[i] - read_at)
+            add("emulator: answered late by (its event loop)", audio[i] - heard_at[i] - nova_s)
+            add("in: first audio emitted -> emulator's server writes it (h2, TLS)", written - audio[i])
+            add("in: server write -> audio routed in the runtime (CRT, hop, decode)", routes[i] - written)
+            add("in: routed -> adapter yields it to the relay", yields[i] - routes[i])
+            add("total: pause sent -> audio yielded, minus the emulator's latency",
+                yields[i] - sends[i] - nova_s)
+    for called, read_at, done in WRITES:
+        if read_at is not None:
+            add("CRT write: called -> read by the CRT thread", read_at - called)
+            add("CRT write: read -> completion seen on the asyncio loop", done - read_at)
     return out
 
 
@@ -188,42 +217,36 @@ def main() -> None:
     import bench_relay
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=1)
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--nova-ms", type=float, default=150.0)
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True, help="as bench_relay's --pin")
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     workdir = Path(tempfile.mkdtemp(prefix="trace-nova-"))
     rt_log, emu_log = workdir / "runtime.log", workdir / "emulator.log"
     trace_runtime(Log(rt_log))
-
-    def start_emulators(bench_args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[str, str]]:
-        cmd = [sys.executable, __file__, "--serve-emulators", str(emu_log), "--nova-ms", str(bench_args.nova_ms)]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        return proc, json.loads(proc.stdout.readline())
-
-    bench_relay.start_emulators = start_emulators  # type: ignore[assignment]
-    relay_args = bench_relay.parse_args(["--sessions", "1", "--turns", str(args.turns), "--variants", "sonic-unified",
-                                         "--ramp-s", "0", "--nova-ms", str(args.nova_ms)])
+    start_emulators = bench_relay.start_emulators
+    bench_relay.start_emulators = lambda bench_args: start_emulators(  # type: ignore[assignment]
+        bench_args, [__file__, "--serve-emulators", str(emu_log)])
+    relay_args = bench_relay.parse_args(["--sessions", str(args.sessions), "--turns", str(args.turns),
+                                         "--variants", "sonic-unified", "--nova-ms", str(args.nova_ms),
+                                         *(["--ramp-s", "0"] if args.sessions == 1 else []),
+                                         "--pin" if args.pin else "--no-pin"])
     reports = asyncio.run(bench_relay.main_async(relay_args))
-    report = reports[0]
-    rt, emu = read(rt_log), read(emu_log)
-    needed = ["emu_heard", "emu_raw_in", "emu_audio", "emu_raw_out", "rt_send", "rt_write", "rt_body", "rt_feed",
-              "rt_route_audio", "rt_yield_audio"]
-    missing = [name for name in needed if not (rt.get(name) or emu.get(name))]
-    if missing:
-        raise SystemExit(f"no {', '.join(missing)} timestamps in {workdir}: a wrapped internal has changed "
+    found = legs(read(rt_log), read(emu_log), args.nova_ms / 1000)
+    if not found:
+        raise SystemExit(f"no matching timestamps in {workdir}: a wrapped internal has changed "
                          "(see trace_emulator / trace_runtime)")
-    found = legs(rt, emu)
-    print(f"\n{'leg':72s} {'p50 ms':>8s} {'p90 ms':>8s}  turns")
+    print(f"\n{'leg':80s} {'p50 ms':>8s} {'p90 ms':>8s} {'p99 ms':>8s}  count")
     for name, values in found.items():
         ordered = sorted(values)
-        print(f"{name:72s} {statistics.median(ordered):8.3f} {ordered[int(0.9 * (len(ordered) - 1))]:8.3f}  "
-              f"{len(ordered)}")
-    relay = report["per_variant"]["sonic-unified"]["relay_overhead"]
-    print(f"{'runtime WebSocket relay, both ways (from bench_relay)':72s} {relay['p50_ms']:8.3f} "
-          f"{relay['p95_ms']:8.3f}  (p95)")
+        print(f"{name:80s} {statistics.median(ordered):8.3f} {ordered[int(0.9 * (len(ordered) - 1))]:8.3f} "
+              f"{ordered[int(0.99 * (len(ordered) - 1))]:8.3f}  {len(ordered)}")
+    relay = reports[0]["per_variant"]["sonic-unified"]["relay_overhead"]
+    print(f"{'runtime WebSocket relay, both ways (from bench_relay; p50, p95, p99)':80s} {relay['p50_ms']:8.3f} "
+          f"{relay['p95_ms']:8.3f} {relay['p99_ms']:8.3f}")
     print(f"logs: {workdir}")
 
 
