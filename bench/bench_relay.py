@@ -125,6 +125,21 @@ def signed_percentiles(values: list[float]) -> dict[str, float] | None:
     return {"p50_ms": at(0.50), "p95_ms": at(0.95), "min_ms": ordered[0], "max_ms": ordered[-1]}
 
 
+TARGET_P50_MS, TARGET_P95_MS = 2.0, 10.0  # the issue's target for the relay's own added latency
+
+
+def verdict(overhead: dict[str, Any]) -> str:
+    """`met` / `missed` for each half of the target (p50, p95), from the overhead distribution."""
+    p50, p95 = overhead.get("p50_ms"), overhead.get("p95_ms")
+    if p50 is None or p95 is None:
+        return "no turns to judge"
+
+    def judge(value: float, limit: float) -> str:
+        return f"{'met' if value < limit else 'MISSED'} ({value:g} ms vs < {limit:g})"
+
+    return f"p50 {judge(p50, TARGET_P50_MS)}, p95 {judge(p95, TARGET_P95_MS)}"
+
+
 SERVICE_OF = {"sonic-unified": "nova", "transcribe-polly-baseline": "polly", "sesame-csm1b": "sagemaker"}
 
 
@@ -209,6 +224,7 @@ def show(report: dict[str, Any], variant: str) -> None:
               "(its event loop; counted below)")
         print(f"   relay overhead (client TTFA - emulator latency) ms  p50 {full.get('p50_ms')}  "
               f"p95 {full.get('p95_ms')}  p99 {full.get('p99_ms')}")
+        print(f"   target: {verdict(full)}")
         print(f"     of which adapter+SDK+transport (server backend latency - emulator) ms  p50 {adapter.get('p50_ms')}"
               f"  p95 {adapter.get('p95_ms')}  p99 {adapter.get('p99_ms')}")
     print(f"     of which runtime WebSocket relay (client TTFA - server backend latency) ms  p50 {relay.get('p50_ms')}"
