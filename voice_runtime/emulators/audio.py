@@ -9,6 +9,8 @@ import math
 from array import array
 from functools import lru_cache
 
+import numpy as np
+
 SAMPLE_WIDTH = 2
 
 
@@ -46,8 +48,16 @@ def mean_abs(pcm: bytes) -> float:
 
 def voiced_windows(pcm: bytes, window_bytes: int, level: float) -> list[bool]:
     """Speech (mean |sample| above `level`) or not, per window of `window_bytes` (the last may be shorter): a VAD
-    that sees where speech stops inside one chunk, as a model's does on its audio stream."""
-    return [mean_abs(pcm[i : i + window_bytes]) > level for i in range(0, len(pcm), window_bytes)]
+    that sees where speech stops inside one chunk, as a model's does on its audio stream. Vectorised: the Nova Sonic
+    emulator runs it on every audioInput of every session."""
+    samples = np.abs(np.frombuffer(pcm, dtype="<i2", count=len(pcm) // SAMPLE_WIDTH).astype(np.int32))
+    per_window = max(1, window_bytes // SAMPLE_WIDTH)
+    starts = np.arange(0, len(samples), per_window)
+    if not len(starts):
+        return []
+    sums = np.add.reduceat(samples, starts)
+    counts = np.diff(np.append(starts, len(samples)))
+    return [bool(v) for v in sums > level * counts]
 
 
 def split(pcm: bytes, chunk_bytes: int) -> list[bytes]:

@@ -24,8 +24,8 @@ from voice_runtime.emulators.audio import split, voiced_pcm, voiced_windows
 from voice_runtime.emulators.behaviour import Behaviour, Fault
 from voice_runtime.emulators.event_stream import (
     StreamDecoder,
+    event_message,
     exception_message,
-    json_event,
     unwrap_signed,
 )
 
@@ -97,7 +97,8 @@ class NovaSonicStream:
         body = {"sessionId": self.session_id, "promptName": self.prompt_name, "completionId": self.completion_id,
                 **body}
         payload = json.dumps({"event": {name: body}}, separators=(",", ":")).encode()
-        frame = json_event("chunk", {"bytes": base64.b64encode(payload).decode("ascii")})
+        # {"bytes": "<base64>"} written directly: base64 needs no JSON escaping, and this is the emulator's hot path.
+        frame = event_message("chunk", b'{"bytes":"' + base64.b64encode(payload) + b'"}')
         if self._held is not None:
             self._held.append(frame)
         else:
