@@ -196,6 +196,8 @@ async def run_variant(variant: str, compiled: CompiledRegistry, args: argparse.N
     report = summarize(results, config={"variant": variant, **config.__dict__}, wall_s=wall, cpu=cpu).as_dict()
     own = emulator_latency_ms(variant, args)
     ok = [r for r in results if r.ok and r.variant == variant and r.client_ttfa_ms is not None]
+    report["cpu_layout"] = ({"runtime": sorted(layout[0]), "emulators_and_callers": sorted(layout[1])}
+                            if layout else None)
     report["emulator_latency_ms"] = own if args.sigma == 0 else None
     # How late the emulator itself answered past its sampled latency (its event loop's own delay): part of what
     # "overhead" below charges to the relay, shown so a reader can tell the two apart.
