@@ -24,6 +24,7 @@ import bisect
 import io
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,17 +66,20 @@ def trace_emulator(log: Log) -> None:
     from hypercorn.protocol import ProtocolWrapper
 
     from voice_runtime.emulators import nova_sonic_server as nova
-    from voice_runtime.emulators.audio import voiced_windows
 
     port: contextvars.ContextVar[str] = contextvars.ContextVar("port", default="?")
 
     def call(_: Any, scope: dict[str, Any], *__: Any) -> None:
         port.set(str((scope.get("client") or ("?", "?"))[1]))  # the stream's tasks inherit it
 
-    def on_audio(stream: Any, pcm: bytes) -> None:
-        voiced = voiced_windows(pcm, nova.VAD_WINDOW_BYTES, nova.SPEECH_LEVEL)
-        if voiced and not voiced[-1] and (stream._in_speech or any(voiced)):
-            log("emu_heard", f"{stream.prompt_name}@{port.get()}")
+    on_audio = nova.NovaSonicStream._on_audio
+
+    async def _on_audio(stream: Any, pcm: bytes) -> None:
+        # The emulator's own VAD decides; a pause it heard shows as a new entry in its stream log.
+        received, heard = time.monotonic(), len(stream.log.end_heard_in)
+        await on_audio(stream, pcm)
+        if len(stream.log.end_heard_in) > heard:
+            log("emu_heard", f"{stream.prompt_name}@{port.get()}", received)
 
     def emit(stream: Any, name: str, body: dict[str, Any]) -> None:
         if name == "contentStart" and body.get("type") == "AUDIO":
@@ -93,7 +97,7 @@ def trace_emulator(log: Log) -> None:
             log("emu_raw_in", str(wrapper.client[1]))
 
     wrap_async(nova.NovaSonicEmulator, "__call__", call)
-    wrap_async(nova.NovaSonicStream, "_on_audio", on_audio)
+    nova.NovaSonicStream._on_audio = _on_audio  # type: ignore[method-assign,assignment]
     wrap_async(nova.NovaSonicStream, "emit", emit)
     wrap_async(tcp_server.TCPServer, "protocol_send", raw_out)
     wrap_async(ProtocolWrapper, "handle", raw_in)
@@ -138,7 +142,7 @@ def trace_runtime(log: Log) -> None:
         if timed is not None:
             WRITES.append((called, timed.read_at, time.monotonic()))
 
-    crt_http.AIOHttp2ClientStream._write_data = _write_data  # type: ignore[method-assign]
+    crt_http.AIOHttp2ClientStream._write_data = _write_data
     route = ns.NovaSonicSession._route
 
     def routed(self: Any, stream: Any, out: Any) -> None:
@@ -195,10 +199,10 @@ def legs(rt: dict[tuple[str, str], list[float]], emu: dict[tuple[str, str], list
             add("in: routed -> adapter yields it to the relay", yields[i] - routes[i])
             add("total: pause sent -> audio yielded, minus the emulator's latency",
                 yields[i] - sends[i] - nova_s)
-    for called, read_at, done in WRITES:
-        if read_at is not None:
-            add("CRT write: called -> read by the CRT thread", read_at - called)
-            add("CRT write: read -> completion seen on the asyncio loop", done - read_at)
+    for called, picked, done in WRITES:
+        if picked is not None:
+            add("CRT write: called -> read by the CRT thread", picked - called)
+            add("CRT write: read -> completion seen on the asyncio loop", done - picked)
     return out
 
 
@@ -228,8 +232,12 @@ def main() -> None:
     rt_log, emu_log = workdir / "runtime.log", workdir / "emulator.log"
     trace_runtime(Log(rt_log))
     start_emulators = bench_relay.start_emulators
-    bench_relay.start_emulators = lambda bench_args: start_emulators(  # type: ignore[assignment]
-        bench_args, [__file__, "--serve-emulators", str(emu_log)])
+
+    def traced_emulators(args: argparse.Namespace, program: list[str] | None = None
+                         ) -> tuple[subprocess.Popen[str], dict[str, str]]:
+        return start_emulators(args, [__file__, "--serve-emulators", str(emu_log)])
+
+    bench_relay.start_emulators = traced_emulators
     relay_args = bench_relay.parse_args(["--sessions", str(args.sessions), "--turns", str(args.turns),
                                          "--variants", "sonic-unified", "--nova-ms", str(args.nova_ms),
                                          *(["--ramp-s", "0"] if args.sessions == 1 else []),
