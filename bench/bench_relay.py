@@ -12,6 +12,7 @@ p95 on this 2-core machine.
     .venv/bin/python bench/bench_relay.py                      # 100 sessions x 50 turns, every variant
     .venv/bin/python bench/bench_relay.py --sessions 10 --turns 5 --variants sonic-unified
     .venv/bin/python bench/bench_relay.py --sigma 0.3          # realistic latency tails (overhead: runtime part only)
+    .venv/bin/python bench/bench_relay.py --backend bare-tcp   # the floor: no SDK, TLS or HTTP/2 (bare_backend.py)
 """
 
 from __future__ import annotations
@@ -158,16 +159,22 @@ async def run_variant(variant: str, compiled: CompiledRegistry, args: argparse.N
     phase, internal = ROUTES[variant]
     values = {param_registry(NS): compiled.to_json(),
               param_phase(NS): PhaseRecord(phase=phase, at="2026-05-01T00:00:00Z", actor="bench").model_dump_json()}
-    backend = SimpleNamespace(backend_endpoint_url=emu["url"], emulator_ca_file=emu["cert_file"],
-                              region="us-east-1", turn_timeout_seconds=20.0, blocking_workers=128,
-                              crt_connections=args.crt_connections)
     settings = RuntimeSettings(port=0, max_turn_seconds=60)
-    table = AdapterTable(settings, factories={
-        Backend.ECHO: EchoAdapter,
-        Backend.NOVA_SONIC: lambda _: NovaSonicAdapter(backend),
-        Backend.M1_PIPELINE: lambda _: M1PipelineAdapter(backend),
-        Backend.CSM_SAGEMAKER: lambda _: CsmSageMakerAdapter(backend),
-    })
+    if args.backend == "bare-tcp":
+        from bare_backend import BareAdapter
+
+        factories: dict[Backend, Any] = {Backend.NOVA_SONIC: lambda _: BareAdapter(emu["url"])}
+    else:
+        backend = SimpleNamespace(backend_endpoint_url=emu["url"], emulator_ca_file=emu["cert_file"],
+                                  region="us-east-1", turn_timeout_seconds=20.0, blocking_workers=128,
+                                  crt_connections=args.crt_connections)
+        factories = {
+            Backend.ECHO: EchoAdapter,
+            Backend.NOVA_SONIC: lambda _: NovaSonicAdapter(backend),
+            Backend.M1_PIPELINE: lambda _: M1PipelineAdapter(backend),
+            Backend.CSM_SAGEMAKER: lambda _: CsmSageMakerAdapter(backend),
+        }
+    table = AdapterTable(settings, factories=factories)
     server = VoiceServer(settings, registry=RegistryClient(lambda: values, namespace=NS,
                                                            fallback_baseline=compiled.baseline),
                          adapters=table, metrics=InMemorySink())
@@ -179,7 +186,8 @@ async def run_variant(variant: str, compiled: CompiledRegistry, args: argparse.N
     receiver, sender = ctx.Pipe(duplex=False)
     layout = cpu_layout(args)
     child = ctx.Process(target=client_process, args=(config, os.getpid(), sender, layout[1] if layout else None))
-    lateness_from = len(emulator_stats(emu)[SERVICE_OF[variant]]["lateness_ms"])
+    bare = args.backend == "bare-tcp"  # the bare model has no stats endpoint: its timer is the emulators' own
+    lateness_from = 0 if bare else len(emulator_stats(emu)[SERVICE_OF[variant]]["lateness_ms"])
     cpu_emu0, cpu_rt0, t0 = process_cpu_seconds(emu_pid), process_cpu_seconds(), time.perf_counter()
     child.start()
     loop = asyncio.get_running_loop()
@@ -191,11 +199,12 @@ async def run_variant(variant: str, compiled: CompiledRegistry, args: argparse.N
             CpuUsage("emulators", process_cpu_seconds(emu_pid) - cpu_emu0, elapsed)]
     await server.stop()
     await table.aclose()
-    lateness = emulator_stats(emu)[SERVICE_OF[variant]]["lateness_ms"][lateness_from:]
+    lateness = [] if bare else emulator_stats(emu)[SERVICE_OF[variant]]["lateness_ms"][lateness_from:]
     results = [TurnResult(**row) for row in rows]
     report = summarize(results, config={"variant": variant, **config.__dict__}, wall_s=wall, cpu=cpu).as_dict()
     own = emulator_latency_ms(variant, args)
     ok = [r for r in results if r.ok and r.variant == variant and r.client_ttfa_ms is not None]
+    report["backend"] = args.backend
     report["cpu_layout"] = ({"runtime": sorted(layout[0]), "emulators_and_callers": sorted(layout[1])}
                             if layout else None)
     report["emulator_latency_ms"] = own if args.sigma == 0 else None
@@ -220,10 +229,10 @@ def show(report: dict[str, Any], variant: str) -> None:
     print(f"   client TTFA ms          p50 {ttfa.get('p50_ms')}  p95 {ttfa.get('p95_ms')}  p99 {ttfa.get('p99_ms')}"
           f"  max {ttfa.get('max_ms')}")
     if report.get("emulator_latency_ms") is not None:
-        late = report.get("emulator_lateness") or {}
-        print(f"   emulators' own latency  {report['emulator_latency_ms']:.1f} ms (fixed); answered late by p50 "
-              f"{late.get('p50_ms')}  p95 {late.get('p95_ms')}  min {late.get('min_ms')} ms "
-              "(its event loop; counted below)")
+        late = report.get("emulator_lateness")
+        print(f"   emulators' own latency  {report['emulator_latency_ms']:.1f} ms (fixed); "
+              + (f"answered late by p50 {late['p50_ms']}  p95 {late['p95_ms']}  min {late['min_ms']} ms "
+                 "(its event loop; counted below)" if late else "lateness not recorded by this backend"))
         print(f"   relay overhead (client TTFA - emulator latency) ms  p50 {full.get('p50_ms')}  "
               f"p95 {full.get('p95_ms')}  p99 {full.get('p99_ms')}")
         print(f"   target: {verdict(full)}")
@@ -240,7 +249,9 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
     print("CPU layout: " + (f"runtime on CPU {sorted(layout[0])}, emulators and callers on CPU {sorted(layout[1])}"
                             if layout else "all three processes share every CPU"), flush=True)
     compiled = compile_registry(load_registry(ROOT / "examples" / "voice-m2.yaml"))
-    proc, emu = start_emulators(args)
+    proc, emu = start_emulators(args, [str(ROOT / "bench" / "bare_backend.py")] if args.backend == "bare-tcp" else None)
+    if args.backend == "bare-tcp":
+        print("backend: bare TCP, no protocol (the floor; only sonic-unified is routed to it)", flush=True)
     reports = []
     try:
         for variant in args.variants.split(","):
@@ -277,6 +288,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True,
                         help="give the runtime the first CPU and the emulators and callers the others (default), "
                              "as in production where they are other machines; --no-pin shares every CPU")
+    parser.add_argument("--backend", choices=("sdk", "bare-tcp"), default="sdk",
+                        help="sdk: the real adapters and SDKs against the emulators (default); bare-tcp: "
+                             "sonic-unified's turns go over a plain TCP socket to a model with the same latency "
+                             "and no protocol (bench/bare_backend.py), the floor under the relay overhead")
     parser.add_argument("--json", type=Path, help="also write the full reports here")
     return parser.parse_args(argv)
 
@@ -285,6 +300,10 @@ def main() -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     args = parse_args()
+    if args.backend == "bare-tcp" and args.variants != "sonic-unified":
+        if "--variants" in sys.argv:
+            sys.exit("--backend bare-tcp replaces only sonic-unified's backend: use --variants sonic-unified")
+        args.variants = "sonic-unified"
     reports = asyncio.run(main_async(args))
     if args.json:
         args.json.write_text(json.dumps(reports, indent=2))
