@@ -56,13 +56,13 @@ class BareSession:
         self._reader, self._writer = reader, writer
 
     async def run_turn(self, audio: AsyncIterator[bytes]) -> AsyncIterator[BackendEvent]:
+        ended = False
         async for frame in audio:
             # The end marker rides in the same write as the last frame when the runtime already knows it is the
-            # last (what the Nova Sonic adapter does with its pause), so neither costs an extra syscall.
-            self._writer.write(HEADER.pack(len(frame)) + frame + (END if turn_ended(audio) else b""))
-            if turn_ended(audio):
-                break
-        else:
+            # last (what the Nova Sonic adapter does with its pause), so it costs no write of its own.
+            ended = turn_ended(audio)
+            self._writer.write(HEADER.pack(len(frame)) + frame + (END if ended else b""))
+        if not ended:
             self._writer.write(END)
         try:
             while pcm := await read_frame(self._reader):

@@ -273,7 +273,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--turns", type=int, default=50)
-    parser.add_argument("--variants", default="sonic-unified,transcribe-polly-baseline,sesame-csm1b")
+    parser.add_argument("--variants", help="comma-separated (default: all three; sonic-unified with bare-tcp)")
     parser.add_argument("--sigma", type=float, default=0.0, help="emulator latency log-normal shape (0 = fixed)")
     parser.add_argument("--nova-ms", type=float, default=150.0)
     parser.add_argument("--transcribe-ms", type=float, default=100.0)
@@ -300,10 +300,9 @@ def main() -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     args = parse_args()
-    if args.backend == "bare-tcp" and args.variants != "sonic-unified":
-        if "--variants" in sys.argv:
-            sys.exit("--backend bare-tcp replaces only sonic-unified's backend: use --variants sonic-unified")
-        args.variants = "sonic-unified"
+    if args.backend == "bare-tcp" and args.variants not in (None, "sonic-unified"):
+        sys.exit("--backend bare-tcp replaces only sonic-unified's backend: use --variants sonic-unified")
+    args.variants = args.variants or ("sonic-unified" if args.backend == "bare-tcp" else ",".join(ROUTES))
     reports = asyncio.run(main_async(args))
     if args.json:
         args.json.write_text(json.dumps(reports, indent=2))
