@@ -5,7 +5,8 @@ AsyncBytesReader and turns each into a shape through the generic schema deserial
 Protocol isinstance checks dominate. Measured here on a Nova Sonic audioOutput frame (3.6 kB): 73 us per event, and
 a Nova Sonic turn carries ~27 of them; through the real transport at 30 concurrent sessions that was the runtime's
 largest CPU cost. `FramedEventReceiver` instead splits whole frames out of the chunks the transport delivers and
-decodes each with smithy's own codec (`Event.decode`) in one synchronous call: 26 us for the same frame.
+reads each in one synchronous call: 26 us for the same frame with smithy's own codec (`Event.decode`), less with
+`plain_event`, a one-pass reader of the frames a service sends most (modelled events with string headers).
 
 It plugs in through the SDK's documented hook, the config's `protocol` (a protocol class is instantiated with the
 SDK's own settings): `FramedRestJsonProtocol` is the stock RestJsonClientProtocol with this receiver. Event types
@@ -17,15 +18,15 @@ SDK's receiver on the same bytes.
 
 from __future__ import annotations
 
-import io
 import struct
+from binascii import crc32
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
 from smithy_aws_core.aio.protocols import RestJsonClientProtocol
 from smithy_aws_event_stream.aio import AWSEventReceiver
-from smithy_aws_event_stream.events import Event
+from smithy_aws_event_stream.events import MAX_HEADERS_LENGTH, MAX_PAYLOAD_LENGTH
 from smithy_core.aio.interfaces.eventstream import EventReceiver
 from smithy_core.aio.types import AsyncBytesReader
 from smithy_core.codecs import Codec
@@ -33,6 +34,10 @@ from smithy_core.deserializers import ShapeDeserializer
 
 PRELUDE_LENGTH = 4  # the total-length field that opens every frame (big-endian uint32)
 MIN_FRAME = 16  # prelude (12) + message CRC (4)
+_PRELUDE = struct.Struct(">III")  # total length, headers length, prelude CRC
+_CRC = struct.Struct(">I")
+_VALUE_LENGTH = struct.Struct(">H")
+_STRING = 7  # the event-stream header value type of a UTF-8 string
 
 FastDecoder = Callable[[bytes], Any]  # a JSON event payload -> the SDK's output union member
 
@@ -73,6 +78,49 @@ class FrameSplitter:
         return len(self._buffer)
 
 
+def plain_event(frame: bytes) -> tuple[str, bytes] | None:
+    """(event type, payload) of one whole frame if it is an intact `:message-type event` whose headers are all
+    strings, which is what a service's modelled events are; None for anything else.
+
+    The same checks as smithy's `Event.decode` (both CRCs, lengths, size limits, no duplicate header), in one pass
+    over the header bytes instead of a decoder object per header: 2.8 us per Nova Sonic audio frame against 11.9 us
+    (in isolation; ~21 us in a profile of the busy runtime), on ~27 output events per turn. Whatever it declines
+    (exceptions, errors, other header types, a damaged frame) the caller hands to the SDK's own decoder, so it is
+    decoded, or its fault reported, exactly as the SDK does.
+    """
+    size = len(frame)
+    if size < MIN_FRAME:
+        return None
+    total, headers_length, prelude_crc = _PRELUDE.unpack_from(frame)
+    end = 12 + headers_length
+    if total != size or end > size - 4 or headers_length > MAX_HEADERS_LENGTH or size - end - 4 > MAX_PAYLOAD_LENGTH \
+            or crc32(frame[:8]) != prelude_crc or crc32(frame[:-4]) != _CRC.unpack_from(frame, size - 4)[0]:
+        return None
+    seen: set[bytes] = set()
+    message_type = event_type = None
+    pos = 12
+    while pos < end:
+        name_end = pos + 1 + frame[pos]
+        if name_end + 3 > end or frame[name_end] != _STRING:
+            return None
+        name = frame[pos + 1:name_end]
+        value_end = name_end + 3 + _VALUE_LENGTH.unpack_from(frame, name_end + 1)[0]
+        if value_end > end or name in seen:
+            return None
+        seen.add(name)
+        if name == b":message-type":
+            message_type = frame[name_end + 3:value_end]
+        elif name == b":event-type":
+            event_type = frame[name_end + 3:value_end]
+        pos = value_end
+    if message_type != b"event" or event_type is None:
+        return None
+    try:
+        return event_type.decode(), frame[end:size - 4]
+    except UnicodeDecodeError:
+        return None
+
+
 class FramedEventReceiver(EventReceiver[Any]):
     """An EventReceiver over a response body of byte chunks (see the module docstring)."""
 
@@ -108,14 +156,8 @@ class FramedEventReceiver(EventReceiver[Any]):
         return await self._decode(self._frames.popleft())
 
     async def _decode(self, frame: bytes) -> Any:
-        if self._fast:
-            event = Event.decode(io.BytesIO(frame))
-            if event is not None:
-                headers = event.message.headers
-                decode = self._fast.get(str(headers.get(":event-type"))) \
-                    if headers.get(":message-type") == "event" else None
-                if decode is not None:
-                    return decode(event.message.payload)
+        if self._fast and (plain := plain_event(frame)) is not None and (decode := self._fast.get(plain[0])):
+            return decode(plain[1])
         # Everything else the SDK's own way: its receiver over this one frame.
         single = AWSEventReceiver[Any](payload_codec=self._codec, source=AsyncBytesReader(frame),
                                        deserializer=self._deserializer)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import io
 import json
+import struct
+from binascii import crc32
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,9 +21,10 @@ from aws_sdk_bedrock_runtime.models import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from smithy_aws_event_stream.aio import AWSEventReceiver
+from smithy_aws_event_stream.events import Event, EventMessage
 from smithy_core.aio.types import AsyncBytesReader
 
-from voice_runtime.adapters.event_frames import FramedEventReceiver, FrameError, FrameSplitter
+from voice_runtime.adapters.event_frames import FramedEventReceiver, FrameError, FrameSplitter, plain_event
 from voice_runtime.adapters.nova_sonic import NovaSonicAdapter, NovaSonicProtocol
 from voice_runtime.emulators.event_stream import error_message, event_message, exception_message, json_event
 
@@ -137,3 +141,72 @@ def test_a_transport_failure_surfaces_as_the_sdk_receiver_reports_it_and_closes_
     assert isinstance(got[0], InvokeModelWithBidirectionalStreamOutputChunk)
     assert got[1] == ("OSError", "Failed to read from stream.")
     assert receiver.closed and asyncio.run(receiver.receive()) is None
+
+
+def sdk_decoded(frame: bytes) -> tuple[str, bytes] | None:
+    """What smithy's own decoder makes of a frame, in plain_event's terms (None: not a plain event, or refused)."""
+    try:
+        event = Event.decode(io.BytesIO(frame))
+    except Exception:
+        return None
+    assert event is not None
+    headers = event.message.headers
+    if headers.get(":message-type") != "event" or ":event-type" not in headers \
+            or not all(isinstance(v, str) for v in headers.values()):
+        return None
+    return str(headers[":event-type"]), event.message.payload
+
+
+HEADER_NAMES = st.sampled_from([":message-type", ":event-type", ":content-type", ":exception-type", "x-other"])
+HEADER_VALUES = st.one_of(st.sampled_from(["event", "exception", "error", "chunk", "audioOutput"]),
+                          st.text(max_size=40), st.integers(-2**31, 2**31 - 1), st.binary(max_size=8),
+                          st.booleans())
+
+
+# Mostly frames a service would send (an event type, string headers), with every other header type mixed in.
+HEADERS = st.builds(lambda extra, base: {**extra, **base},
+                    st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=3),
+                    st.fixed_dictionaries({":message-type": st.sampled_from(["event", "event", "exception", "error"])},
+                                          optional={":event-type": st.text(max_size=20)}))
+
+
+@settings(max_examples=300)
+@given(headers=HEADERS, payload=st.binary(max_size=300))
+def test_plain_event_reads_what_smithy_decodes_and_declines_the_rest(headers: dict[str, Any], payload: bytes) -> None:
+    frame = EventMessage(headers=headers, payload=payload).encode()
+    assert plain_event(frame) == sdk_decoded(frame)
+
+
+@settings(max_examples=200)
+@given(position=st.integers(min_value=0), flip=st.integers(min_value=1, max_value=255))
+def test_plain_event_declines_any_damaged_frame(position: int, flip: int) -> None:
+    damaged = bytearray(AUDIO)
+    damaged[position % len(damaged)] ^= flip
+    assert plain_event(bytes(damaged)) is None
+    assert plain_event(AUDIO) == sdk_decoded(AUDIO) and plain_event(AUDIO) is not None
+
+
+def test_plain_event_declines_a_duplicate_header_and_a_truncated_one() -> None:
+    def frame_with(header_bytes: bytes) -> bytes:
+        total = 12 + len(header_bytes) + 4
+        prelude = struct.pack(">II", total, len(header_bytes))
+        head = prelude + struct.pack(">I", crc32(prelude)) + header_bytes
+        return head + struct.pack(">I", crc32(head))
+
+    def string_header(name: bytes, value: bytes) -> bytes:
+        return bytes([len(name)]) + name + b"\x07" + struct.pack(">H", len(value)) + value
+
+    good = string_header(b":message-type", b"event") + string_header(b":event-type", b"chunk")
+    assert plain_event(frame_with(good)) == ("chunk", b"")
+    duplicate = good + string_header(b":event-type", b"other")
+    assert plain_event(frame_with(duplicate)) is None and sdk_decoded(frame_with(duplicate)) is None
+    truncated = good + string_header(b"x-cut", b"value")[:-2]
+    assert plain_event(frame_with(truncated)) is None
+
+
+def test_a_damaged_frame_is_reported_by_the_framed_receiver_as_the_sdk_reports_it() -> None:
+    damaged = bytearray(AUDIO)
+    damaged[len(damaged) // 2] ^= 0x20
+    data = TEXT + bytes(damaged)
+    assert asyncio.run(drain(framed_receiver(data, []))) == asyncio.run(drain(sdk_receiver(data)))
+    assert asyncio.run(drain(framed_receiver(data, [])))[-1][0] == "ChecksumMismatch"
