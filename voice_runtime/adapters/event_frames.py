@@ -25,9 +25,9 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
 from smithy_aws_core.aio.protocols import RestJsonClientProtocol
-from smithy_aws_event_stream.aio import AWSEventReceiver
-from smithy_aws_event_stream.events import MAX_HEADERS_LENGTH, MAX_PAYLOAD_LENGTH
-from smithy_core.aio.interfaces.eventstream import EventReceiver
+from smithy_aws_event_stream.aio import AWSEventPublisher, AWSEventReceiver
+from smithy_aws_event_stream.events import MAX_HEADERS_LENGTH, MAX_PAYLOAD_LENGTH, EventMessage
+from smithy_core.aio.interfaces.eventstream import EventPublisher, EventReceiver
 from smithy_core.aio.types import AsyncBytesReader
 from smithy_core.codecs import Codec
 from smithy_core.deserializers import ShapeDeserializer
@@ -40,6 +40,7 @@ _VALUE_LENGTH = struct.Struct(">H")
 _STRING = 7  # the event-stream header value type of a UTF-8 string
 
 FastDecoder = Callable[[bytes], Any]  # a JSON event payload -> the SDK's output union member
+PlainEncoder = Callable[[Any], tuple[str, bytes]]  # an input union member -> (event type, JSON payload)
 
 
 class FrameError(ValueError):
@@ -175,11 +176,52 @@ class FramedEventReceiver(EventReceiver[Any]):
         return self._closed
 
 
+class PlainInputSerializer:
+    """What the SDK's AWSEventPublisher serializes each input event with: input union members whose type is in
+    `plain` become their event message directly; any other goes through the SDK's own serializer (`inner`).
+
+    The SDK's schema-driven serializer walks the union, the member struct and its blob member through context
+    managers and a JSON serializer that escapes the base64 text character by character: ~40 us per Nova Sonic
+    audioInput, against a few for the same bytes written directly. tests/voice_runtime/adapters/test_event_frames.py
+    checks that both give the same message.
+    """
+
+    def __init__(self, inner: Any, plain: Mapping[type, PlainEncoder], media_type: str) -> None:
+        self._inner = inner
+        self._plain = plain
+        self._media_type = media_type
+        self._result: EventMessage | None = None
+
+    def write_struct(self, schema: Any, struct: Any) -> None:
+        """The publisher's one call per event (`event.serialize(serializer)`)."""
+        encode = self._plain.get(type(struct))
+        if encode is None:
+            self._result = None
+            self._inner.write_struct(schema, struct)
+            return
+        event_type, payload = encode(struct)
+        self._result = EventMessage(headers={":message-type": "event", ":event-type": event_type,
+                                             ":content-type": self._media_type}, payload=payload)
+
+    def get_result(self) -> EventMessage | None:
+        return self._result if self._result is not None else self._inner.get_result()
+
+
 class FramedRestJsonProtocol(RestJsonClientProtocol):
-    """restJson1 with FramedEventReceiver for output streams. Subclass it with `fast_events` for an SDK's own event
-    types and pass the class as the client config's `protocol`."""
+    """restJson1 with FramedEventReceiver for output streams and PlainInputSerializer for input streams. Subclass it
+    with `fast_events` (output event type -> decoder) and `plain_inputs` (input union member type -> encoder) for an
+    SDK's own event types and pass the class as the client config's `protocol`."""
 
     fast_events: ClassVar[Mapping[str, FastDecoder]] = {}
+    plain_inputs: ClassVar[Mapping[type, PlainEncoder]] = {}
+
+    def create_event_publisher(self, **kwargs: Any) -> EventPublisher[Any]:
+        publisher = super().create_event_publisher(**kwargs)
+        # The SDK's publisher keeps its serializer in `_serializer` (pinned version; the tests fail if that moves).
+        if self.plain_inputs and isinstance(publisher, AWSEventPublisher):
+            publisher._serializer = PlainInputSerializer(  # type: ignore[assignment]
+                publisher._serializer, self.plain_inputs, self.payload_codec.media_type)
+        return publisher
 
     def create_event_receiver(self, *, operation: Any, request: Any, response: Any, event_type: Any,
                               event_deserializer: Callable[[ShapeDeserializer], Any],

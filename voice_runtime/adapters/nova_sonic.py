@@ -52,7 +52,7 @@ from voice_runtime.adapters.base import (
     turn_ended,
 )
 from voice_runtime.adapters.crt_transport import credentials_resolver, crt_client
-from voice_runtime.adapters.event_frames import FastDecoder, FramedRestJsonProtocol
+from voice_runtime.adapters.event_frames import FastDecoder, FramedRestJsonProtocol, PlainEncoder
 from voice_runtime.adapters.tools import ToolBox, builtin_toolbox
 
 log = logging.getLogger(__name__)
@@ -82,11 +82,19 @@ def output_chunk(payload: bytes) -> InvokeModelWithBidirectionalStreamOutputChun
         value=BidirectionalOutputPayloadPart(bytes_=base64.b64decode(encoded) if encoded is not None else None))
 
 
+def input_chunk(event: InvokeModelWithBidirectionalStreamInputChunk) -> tuple[str, bytes]:
+    """The input union's `chunk` event as (event type, JSON payload), as the SDK's serializer writes it."""
+    data = event.value.bytes_
+    return "chunk", b"{}" if data is None else b'{"bytes":"' + base64.b64encode(data) + b'"}'
+
+
 class NovaSonicProtocol(FramedRestJsonProtocol):
-    """Bedrock's restJson1 with output frames decoded whole (see adapters.event_frames); `chunk` events, nearly
-    all of a conversation's output, are built straight from their payload."""
+    """Bedrock's restJson1 with output frames decoded whole and input chunks serialized directly (see
+    adapters.event_frames): `chunk` events are nearly all of a conversation, both ways."""
 
     fast_events: ClassVar[Mapping[str, FastDecoder]] = MappingProxyType({"chunk": output_chunk})
+    plain_inputs: ClassVar[Mapping[type, PlainEncoder]] = MappingProxyType(
+        {InvokeModelWithBidirectionalStreamInputChunk: input_chunk})
 
 
 def handover_due(opened_at: float, now: float, limit_seconds: float) -> bool:
@@ -233,14 +241,17 @@ class NovaSonicSession:
 
     async def _send_block(self, stream: _Stream, events: list[ev.Event]) -> None:
         """Events in order with nothing of ours in between (a content block must not be split by keep-alives)."""
-        chunks = [InvokeModelWithBidirectionalStreamInputChunk(value=BidirectionalInputPayloadPart(bytes_=ev.encode(e)))
-                  for e in events]
+        await self._send_encoded(stream, [ev.encode(e) for e in events])
+
+    async def _send_encoded(self, stream: _Stream, payloads: list[bytes]) -> None:
+        chunks = [InvokeModelWithBidirectionalStreamInputChunk(value=BidirectionalInputPayloadPart(bytes_=payload))
+                  for payload in payloads]
         async with stream.send_lock:
             for chunk in chunks:
                 await stream.duplex.input_stream.send(chunk)
 
     async def _send_audio(self, stream: _Stream, pcm: bytes) -> None:
-        await self._send(stream, ev.audio_input(stream.prompt_name, stream.audio_content, pcm))
+        await self._send_encoded(stream, [ev.audio_input_json(stream.prompt_name, stream.audio_content, pcm)])
 
     def _silence(self) -> bytes:
         # 16 kHz s16le: 32 bytes per millisecond.

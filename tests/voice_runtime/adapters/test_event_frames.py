@@ -15,16 +15,25 @@ from typing import Any
 import pytest
 from aws_sdk_bedrock_runtime.config import AsyncBedrockRuntimeConfig
 from aws_sdk_bedrock_runtime.models import (
+    BidirectionalInputPayloadPart,
+    InvokeModelWithBidirectionalStreamInputChunk,
     InvokeModelWithBidirectionalStreamOutputChunk,
     _InvokeModelWithBidirectionalStreamOutputDeserializer,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from smithy_aws_event_stream.aio import AWSEventReceiver
+from smithy_aws_event_stream._private.serializers import EventSerializer
+from smithy_aws_event_stream.aio import AWSEventPublisher, AWSEventReceiver
 from smithy_aws_event_stream.events import Event, EventMessage
 from smithy_core.aio.types import AsyncBytesReader
 
-from voice_runtime.adapters.event_frames import FramedEventReceiver, FrameError, FrameSplitter, plain_event
+from voice_runtime.adapters.event_frames import (
+    FramedEventReceiver,
+    FrameError,
+    FrameSplitter,
+    PlainInputSerializer,
+    plain_event,
+)
 from voice_runtime.adapters.nova_sonic import NovaSonicAdapter, NovaSonicProtocol
 from voice_runtime.emulators.event_stream import error_message, event_message, exception_message, json_event
 
@@ -210,3 +219,59 @@ def test_a_damaged_frame_is_reported_by_the_framed_receiver_as_the_sdk_reports_i
     data = TEXT + bytes(damaged)
     assert asyncio.run(drain(framed_receiver(data, []))) == asyncio.run(drain(sdk_receiver(data)))
     assert asyncio.run(drain(framed_receiver(data, [])))[-1][0] == "ChecksumMismatch"
+
+
+def sdk_serialized(event: Any) -> bytes:
+    """An input event as the SDK's own event serializer writes it (encoded, before signing)."""
+    serializer = EventSerializer(payload_codec=protocol().payload_codec)
+    event.serialize(serializer)
+    result = serializer.get_result()
+    assert result is not None
+    return result.encode()
+
+
+def input_chunk_of(data: bytes | None) -> InvokeModelWithBidirectionalStreamInputChunk:
+    return InvokeModelWithBidirectionalStreamInputChunk(value=BidirectionalInputPayloadPart(bytes_=data))
+
+
+@settings(max_examples=100)
+@given(st.one_of(st.none(), st.binary(max_size=5000)))
+def test_plain_input_chunks_are_the_bytes_the_sdk_serializer_writes(data: bytes | None) -> None:
+    plain = PlainInputSerializer(EventSerializer(payload_codec=protocol().payload_codec),
+                                 NovaSonicProtocol.plain_inputs, protocol().payload_codec.media_type)
+    event = input_chunk_of(data)
+    event.serialize(plain)  # type: ignore[arg-type]
+    result = plain.get_result()
+    assert result is not None and result.encode() == sdk_serialized(event)
+
+
+def test_events_without_a_plain_encoder_go_through_the_sdk_serializer_in_any_order() -> None:
+    media_type = protocol().payload_codec.media_type
+    inner = EventSerializer(payload_codec=protocol().payload_codec)
+    mixed = PlainInputSerializer(inner, {}, media_type)  # nothing plain: every event is the SDK's
+    plain = PlainInputSerializer(inner, NovaSonicProtocol.plain_inputs, media_type)
+    for serializer, data in ((plain, b"a"), (mixed, b"b"), (plain, b"c"), (mixed, b"d")):
+        event = input_chunk_of(data)
+        event.serialize(serializer)  # type: ignore[arg-type]
+        result = serializer.get_result()
+        assert result is not None and result.encode() == sdk_serialized(event)
+
+
+def test_the_nova_sonic_protocol_publishes_input_through_the_plain_serializer() -> None:
+    written: list[bytes] = []
+
+    class Body:
+        async def write(self, data: bytes) -> None:
+            written.append(data)
+
+    async def publish() -> Any:
+        request = type("Request", (), {"body": Body()})()
+        publisher = protocol().create_event_publisher(operation=None, request=request, event_type=None,
+                                                      context=None, auth_scheme=None)
+        await publisher.send(input_chunk_of(b'{"event":{}}'))
+        return publisher
+
+    publisher = asyncio.run(publish())
+    assert isinstance(publisher, AWSEventPublisher)
+    assert isinstance(publisher._serializer, PlainInputSerializer)  # the SDK attribute the protocol relies on
+    assert written == [sdk_serialized(input_chunk_of(b'{"event":{}}'))]

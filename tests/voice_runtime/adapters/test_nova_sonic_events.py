@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from voice_runtime.adapters import nova_sonic_events as ev
 
@@ -33,6 +35,11 @@ def test_closing_order_is_content_end_prompt_end_session_end() -> None:
     closing = ev.closing_events("P", "A")
     assert [ev.event_name(e) for e in closing] == ["contentEnd", "promptEnd", "sessionEnd"]
     assert closing[0]["event"]["contentEnd"] == {"promptName": "P", "contentName": "A"}
+
+
+@given(prompt=st.text(max_size=40), content=st.text(max_size=40), pcm=st.binary(max_size=2000))
+def test_audio_input_json_is_the_encoded_audio_input_event(prompt: str, content: str, pcm: bytes) -> None:
+    assert ev.audio_input_json(prompt, content, pcm) == ev.encode(ev.audio_input(prompt, content, pcm))
 
 
 def test_audio_input_is_base64_lpcm() -> None:
