@@ -211,6 +211,8 @@ def test_plain_event_declines_a_duplicate_header_and_a_truncated_one() -> None:
     assert plain_event(frame_with(duplicate)) is None and sdk_decoded(frame_with(duplicate)) is None
     truncated = good + string_header(b"x-cut", b"value")[:-2]
     assert plain_event(frame_with(truncated)) is None
+    not_utf8 = good + string_header(b"x-other", b"\xff\xfe")
+    assert plain_event(frame_with(not_utf8)) is None and sdk_decoded(frame_with(not_utf8)) is None
 
 
 def test_a_damaged_frame_is_reported_by_the_framed_receiver_as_the_sdk_reports_it() -> None:
