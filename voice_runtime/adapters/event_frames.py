@@ -40,7 +40,7 @@ _CRC = struct.Struct(">I")
 _VALUE_LENGTH = struct.Struct(">H")
 _STRING = 7  # the event-stream header value type of a UTF-8 string
 
-FastDecoder = Callable[[bytes], Any]  # a JSON event payload -> the SDK's output union member
+FastDecoder = Callable[[bytes, Codec], Any]  # a JSON event payload (+ the protocol's codec) -> the output union member
 PlainEncoder = Callable[[Any], tuple[str, bytes]]  # an input union member -> (event type, JSON payload)
 
 
@@ -155,7 +155,7 @@ class FramedEventReceiver(EventReceiver[Any]):
 
     async def _decode(self, frame: bytes) -> Any:
         if self._fast and (plain := plain_event(frame)) is not None and (decode := self._fast.get(plain[0])):
-            return decode(plain[1])
+            return decode(plain[1], self._codec)
         # Everything else the SDK's own way: its receiver over this one frame.
         single = AWSEventReceiver[Any](payload_codec=self._codec, source=AsyncBytesReader(frame),
                                        deserializer=self._deserializer)

@@ -38,6 +38,7 @@ from aws_sdk_bedrock_runtime.models import (
     ThrottlingException,
     ValidationException,
 )
+from smithy_core.codecs import Codec
 
 from voice_runtime.adapters import nova_sonic_events as ev
 from voice_runtime.adapters.backend_settings import BackendSettings
@@ -75,8 +76,9 @@ def classify(exc: BaseException | object) -> BackendError:
                         code="stream_error")
 
 
-def output_chunk(payload: bytes) -> InvokeModelWithBidirectionalStreamOutputChunk:
-    """The output union's `chunk` event from its JSON payload (`{"bytes": "<base64 Nova Sonic event>"}`)."""
+def output_chunk(payload: bytes, codec: Codec | None = None) -> InvokeModelWithBidirectionalStreamOutputChunk:
+    """The output union's `chunk` event from its JSON payload (`{"bytes": "<base64 Nova Sonic event>"}`); one base64
+    blob needs no codec."""
     encoded = json.loads(payload).get("bytes")
     return InvokeModelWithBidirectionalStreamOutputChunk(
         value=BidirectionalOutputPayloadPart(bytes_=base64.b64decode(encoded) if encoded is not None else None))

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, ClassVar, TypeVar
 
 import boto3
 from aws_sdk_transcribe_streaming.client import AsyncTranscribeStreamingClient
@@ -25,15 +26,18 @@ from aws_sdk_transcribe_streaming.models import (
     BadRequestException,
     LimitExceededException,
     StartStreamTranscriptionInput,
+    TranscriptEvent,
     TranscriptResultStreamTranscriptEvent,
 )
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, ReadTimeoutError
+from smithy_core.codecs import Codec
 from urllib3.exceptions import ReadTimeoutError as Urllib3ReadTimeout
 
 from voice_runtime.adapters.backend_settings import BackendSettings
 from voice_runtime.adapters.base import BackendError
 from voice_runtime.adapters.crt_transport import credentials_resolver, crt_client
+from voice_runtime.adapters.event_frames import FastDecoder, FramedRestJsonProtocol
 
 T = TypeVar("T")
 THROTTLE_CODES = {"ThrottlingException", "TooManyRequestsException", "LimitExceededException", "Throttling",
@@ -135,6 +139,19 @@ class Boto3Backends:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
+def transcript_event(payload: bytes, codec: Codec) -> TranscriptResultStreamTranscriptEvent:
+    """The result stream's `TranscriptEvent` from its JSON payload, through the SDK's own model deserializer."""
+    return TranscriptResultStreamTranscriptEvent(value=TranscriptEvent.deserialize(codec.create_deserializer(payload)))
+
+
+class TranscribeProtocol(FramedRestJsonProtocol):
+    """Transcribe streaming's restJson1 with output frames read whole (adapters.event_frames): `TranscriptEvent`s
+    skip the SDK's event-stream layers (small awaits per frame part, a header deserializer) and go straight to the
+    model's own deserializer; exceptions and anything else take the SDK's path."""
+
+    fast_events: ClassVar[Mapping[str, FastDecoder]] = MappingProxyType({"TranscriptEvent": transcript_event})
+
+
 class TranscribeStage:
     """Speech to text for one turn over a Transcribe streaming session (opened as the user starts speaking)."""
 
@@ -150,7 +167,7 @@ class TranscribeStage:
         index = self._turns % max(1, self.settings.crt_connections)
         async with self._lock:
             if index not in self._clients:
-                overrides: dict[str, Any] = {"region": self.settings.region,
+                overrides: dict[str, Any] = {"region": self.settings.region, "protocol": TranscribeProtocol,
                                              "transport": crt_client(self.settings.emulator_ca_file)}
                 if url := self.settings.endpoint("transcribe"):
                     overrides["endpoint_uri"] = url

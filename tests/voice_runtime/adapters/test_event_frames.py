@@ -277,3 +277,58 @@ def test_the_nova_sonic_protocol_publishes_input_through_the_plain_serializer() 
     assert isinstance(publisher, AWSEventPublisher)
     assert isinstance(publisher._serializer, PlainInputSerializer)  # the SDK attribute the protocol relies on
     assert written == [sdk_serialized(input_chunk_of(b'{"event":{}}'))]
+
+
+@functools.cache
+def transcribe_protocol() -> Any:
+    """Transcribe's protocol as the SDK builds it from the class."""
+    from aws_sdk_transcribe_streaming.config import AsyncTranscribeStreamingConfig
+
+    from voice_runtime.adapters.pipeline_stages import TranscribeProtocol
+
+    config = asyncio.run(AsyncTranscribeStreamingConfig.resolve(protocol=TranscribeProtocol, region="us-east-1"))
+    assert isinstance(config.protocol, TranscribeProtocol)
+    return config.protocol
+
+
+def transcribe_receivers(data: bytes, cuts: list[int]) -> tuple[Any, Any]:
+    """The SDK's receiver and the framed one over the same Transcribe result-stream bytes."""
+    from aws_sdk_transcribe_streaming.models import _TranscriptResultStreamDeserializer
+
+    from voice_runtime.adapters.pipeline_stages import TranscribeProtocol
+
+    codec = transcribe_protocol().payload_codec
+    deserialize = _TranscriptResultStreamDeserializer().deserialize
+    return (AWSEventReceiver(payload_codec=codec, source=AsyncBytesReader(data), deserializer=deserialize),
+            FramedEventReceiver(pieces(data, cuts), payload_codec=codec, deserializer=deserialize,
+                                fast=TranscribeProtocol.fast_events))
+
+
+@settings(max_examples=30)
+@given(cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=8),
+       failure=st.sampled_from([None, exception_message("LimitExceededException", "too many streams"),
+                                exception_message("BadRequestException", "bad audio")]))
+def test_framed_transcribe_receiver_yields_what_the_sdk_receiver_yields(cuts: list[int], failure: bytes | None) -> None:
+    from voice_runtime.emulators.transcribe_server import transcript_event
+
+    data = (transcript_event("hello", partial=True, result_id="r1", end_time=0.4)
+            + transcript_event("hello there", partial=False, result_id="r1", end_time=0.9) + (failure or b""))
+    sdk, framed = transcribe_receivers(data, cuts)
+    expected, got = asyncio.run(drain(sdk)), asyncio.run(drain(framed))
+    assert got == expected
+    assert got[1].value.transcript.results[0].alternatives[0].transcript == "hello there"
+    assert got[1].value.transcript.results[0].is_partial is False
+
+
+def test_the_transcribe_client_is_configured_with_the_framed_protocol() -> None:
+    from voice_runtime.adapters.backend_settings import BackendSettings
+    from voice_runtime.adapters.pipeline_stages import TranscribeProtocol, TranscribeStage
+
+    async def configured() -> Any:
+        stage = TranscribeStage(BackendSettings(backend_endpoint_url="https://127.0.0.1:9"))
+        try:
+            return (await stage.client())._config.protocol
+        finally:
+            await stage.aclose()
+
+    assert isinstance(asyncio.run(configured()), TranscribeProtocol)
