@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from voice_runtime.adapters.base import (  # noqa: E402
+    OUTPUT_SAMPLE_RATE,
+    SAMPLE_WIDTH,
     AudioChunk,
     BackendError,
     BackendEvent,
@@ -39,7 +41,6 @@ from voice_runtime.emulators.behaviour import Behaviour, Latency  # noqa: E402
 
 HEADER = struct.Struct(">I")
 END = HEADER.pack(0)
-OUTPUT_RATE = 24_000
 FIRST_CHUNK_MS = 40
 
 
@@ -97,10 +98,11 @@ class BareAdapter:
 
 async def serve(behaviour: Behaviour) -> None:
     """The bare model: answer each end of turn after the behaviour's latency; print its URL line and run forever."""
-    reply = voiced_pcm(behaviour.reply_audio_ms, OUTPUT_RATE)
-    first, rest = reply[: OUTPUT_RATE * 2 * FIRST_CHUNK_MS // 1000], reply[OUTPUT_RATE * 2 * FIRST_CHUNK_MS // 1000:]
+    bytes_per_ms = OUTPUT_SAMPLE_RATE * SAMPLE_WIDTH // 1000
+    reply = voiced_pcm(behaviour.reply_audio_ms, OUTPUT_SAMPLE_RATE)
+    first, rest = reply[: bytes_per_ms * FIRST_CHUNK_MS], reply[bytes_per_ms * FIRST_CHUNK_MS:]
     first_frame = HEADER.pack(len(first)) + first
-    rest_frames = b"".join(HEADER.pack(len(c)) + c for c in split(rest, OUTPUT_RATE * 2 * behaviour.chunk_ms // 1000))
+    rest_frames = b"".join(HEADER.pack(len(c)) + c for c in split(rest, bytes_per_ms * behaviour.chunk_ms))
 
     async def conversation(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         loop = asyncio.get_running_loop()

@@ -76,7 +76,7 @@ def classify(exc: BaseException | object) -> BackendError:
                         code="stream_error")
 
 
-def output_chunk(payload: bytes, codec: Codec | None = None) -> InvokeModelWithBidirectionalStreamOutputChunk:
+def output_chunk(payload: bytes, codec: Codec) -> InvokeModelWithBidirectionalStreamOutputChunk:
     """The output union's `chunk` event from its JSON payload (`{"bytes": "<base64 Nova Sonic event>"}`); one base64
     blob needs no codec."""
     encoded = json.loads(payload).get("bytes")
