@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON_FOUND) -m venv $(VENV)
 	@echo "installing pinned dependencies (log: $(VENV)/install.log)"
 	@$(PY) -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || true
-	@$(PY) -m pip install -q -c constraints.txt -e '.[dev,infra]' >> $(VENV)/install.log 2>&1 \
+	@$(PY) -m pip install -q -c constraints.txt -e '.[dev,infra,local]' >> $(VENV)/install.log 2>&1 \
 	  || { tail -30 $(VENV)/install.log >&2; echo "error: pip install failed (full log: $(VENV)/install.log)" >&2; exit 1; }
 	@$(PY) -c 'import cli.app, aws_cdk, hypothesis' || { echo "error: install incomplete; see $(VENV)/install.log" >&2; exit 1; }
 	@touch $(STAMP)
@@ -39,7 +39,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy registry control_plane cli voice_runtime infra
+	$(VENV)/bin/mypy registry control_plane cli voice_runtime infra emulators embedded
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from emulators.audio import split, voiced_pcm  # noqa: E402
+from emulators.behaviour import Behaviour, Latency  # noqa: E402
 from voice_runtime.adapters.base import (  # noqa: E402
     OUTPUT_SAMPLE_RATE,
     SAMPLE_WIDTH,
@@ -36,8 +38,6 @@ from voice_runtime.adapters.base import (  # noqa: E402
     TurnEnd,
     turn_ended,
 )
-from voice_runtime.emulators.audio import split, voiced_pcm  # noqa: E402
-from voice_runtime.emulators.behaviour import Behaviour, Latency  # noqa: E402
 
 HEADER = struct.Struct(">I")
 END = HEADER.pack(0)

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from websockets.asyncio.client import connect  # noqa: E402
 
+from emulators.inprocess import EmulatedBackendSettings, emulated_factories  # noqa: E402
 from registry.compiled import compile_registry  # noqa: E402
 from registry.live_state import PhaseRecord, param_phase, param_registry  # noqa: E402
 from registry.loader import load_registry  # noqa: E402
@@ -35,7 +36,7 @@ from registry.model import Backend  # noqa: E402
 from voice_runtime.metrics import InMemorySink  # noqa: E402
 from voice_runtime.registry_client import RegistryClient  # noqa: E402
 from voice_runtime.server import create_server  # noqa: E402
-from voice_runtime.settings import EmulatedBackendSettings, RuntimeSettings  # noqa: E402
+from voice_runtime.settings import RuntimeSettings  # noqa: E402
 
 FRAME = bytes(640)
 
@@ -50,9 +51,10 @@ async def scenario(turns: int, reply: EmulatedBackendSettings) -> list[tuple[str
     values = {param_registry(compiled.namespace): compiled.to_json(),
               param_phase(compiled.namespace): PhaseRecord(phase="Phase1_Week1", at="2026-05-01T00:00:00Z")
               .model_dump_json()}
-    settings = RuntimeSettings(port=0, emulated=reply)
+    settings = RuntimeSettings(port=0)
     registry = RegistryClient(lambda: values, namespace=compiled.namespace, fallback_baseline=compiled.baseline)
-    server = create_server(settings, registry, InMemorySink(), emulated=frozenset({Backend.M1_PIPELINE}))
+    server = create_server(settings, registry, InMemorySink(),
+                           factories=emulated_factories(default=reply, backends=[Backend.M1_PIPELINE]))
     await server.start()
     uri = f"ws://127.0.0.1:{server.port}/ws"
     stop_ms, client_ms, after_ms, echo_ttfa = [], [], [], []

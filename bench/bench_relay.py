@@ -1,9 +1,9 @@
 """Relay benchmark: N concurrent sessions x M turns per variant through the runtime's WebSocket server, with the
 real Nova Sonic / M1 / CSM adapters talking to the backend emulators (the memo's Phase 2 load test).
 
-Three processes, so no one's CPU hides in another's figures: the emulators (`python -m voice_runtime.emulators.server`,
+Three processes, so no one's CPU hides in another's figures: the emulators (`python -m emulators.server`,
 HTTP/2 over TLS), the runtime (this process: VoiceServer + adapters + SDKs), and the synthetic callers (a child
-process running voice_runtime.loadtest). PRINTS, per variant: client-measured TTFA p50/p95/p99 and the relay
+process running embedded.loadtest). PRINTS, per variant: client-measured TTFA p50/p95/p99 and the relay
 overhead, i.e. client TTFA minus the emulators' own latency for the turn (exact with fixed latencies, the default:
 Nova = --nova-ms; M1 = transcribe + converse + polly; CSM = transcribe + converse + sagemaker), and the runtime-only
 part (client TTFA minus the server-measured backend latency). Target from the issue: overhead < 2 ms p50, < 10 ms
@@ -32,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from embedded.loadtest import LoadTestConfig, distribution, run_loadtest, summarize  # noqa: E402
 from registry.compiled import CompiledRegistry, compile_registry  # noqa: E402
 from registry.live_state import PhaseRecord, param_phase, param_registry  # noqa: E402
 from registry.loader import load_registry  # noqa: E402
@@ -41,7 +42,6 @@ from voice_runtime.adapters.echo import EchoAdapter  # noqa: E402
 from voice_runtime.adapters.m1_pipeline import M1PipelineAdapter  # noqa: E402
 from voice_runtime.adapters.nova_sonic import NovaSonicAdapter  # noqa: E402
 from voice_runtime.adapters.table import AdapterTable  # noqa: E402
-from voice_runtime.loadtest import LoadTestConfig, distribution, run_loadtest, summarize  # noqa: E402
 from voice_runtime.metrics import InMemorySink  # noqa: E402
 from voice_runtime.registry_client import RegistryClient  # noqa: E402
 from voice_runtime.server import VoiceServer  # noqa: E402
@@ -89,11 +89,11 @@ def pin(cpus: set[int] | None) -> None:
 
 def start_emulators(args: argparse.Namespace, program: list[str] | None = None
                     ) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """The emulators' process (`program`, default `-m voice_runtime.emulators.server`, given the latency options),
+    """The emulators' process (`program`, default `-m emulators.server`, given the latency options),
     on the non-runtime CPUs when pinned; returns it and its {"url", "cert_file"} line."""
     layout = cpu_layout(args)
     others = layout[1] if layout else None
-    cmd = [sys.executable, *(program or ["-m", "voice_runtime.emulators.server"]), "--sigma", str(args.sigma),
+    cmd = [sys.executable, *(program or ["-m", "emulators.server"]), "--sigma", str(args.sigma),
            "--nova-ms", str(args.nova_ms), "--transcribe-ms", str(args.transcribe_ms),
            "--converse-ms", str(args.converse_ms), "--polly-ms", str(args.polly_ms),
            "--sagemaker-ms", str(args.sagemaker_ms), "--reply-ms", str(args.reply_ms)]
@@ -153,8 +153,8 @@ def client_process(config: LoadTestConfig, server_pid: int, out: Any, cpus: set[
 
 async def run_variant(variant: str, compiled: CompiledRegistry, args: argparse.Namespace,
                       emu: dict[str, str], emu_pid: int) -> dict[str, Any]:
-    from voice_runtime.embedded.conversation import TurnResult
-    from voice_runtime.loadtest import CpuUsage, process_cpu_seconds
+    from embedded.conversation import TurnResult
+    from embedded.loadtest import CpuUsage, process_cpu_seconds
 
     phase, internal = ROUTES[variant]
     values = {param_registry(NS): compiled.to_json(),

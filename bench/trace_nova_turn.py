@@ -65,7 +65,7 @@ def trace_emulator(log: Log) -> None:
     from hypercorn.events import RawData
     from hypercorn.protocol import ProtocolWrapper
 
-    from voice_runtime.emulators import nova_sonic_server as nova
+    from emulators import nova_sonic_server as nova
 
     port: contextvars.ContextVar[str] = contextvars.ContextVar("port", default="?")
 
@@ -209,7 +209,7 @@ def legs(rt: dict[tuple[str, str], list[float]], emu: dict[tuple[str, str], list
 def serve_emulators(argv: list[str]) -> None:
     """Child process: the emulators with tracing (`--serve-emulators LOGFILE ARGS...`)."""
     trace_emulator(Log(Path(argv[0])))
-    from voice_runtime.emulators.server import main as serve
+    from emulators.server import main as serve
 
     serve(argv[1:])
 

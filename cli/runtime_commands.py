@@ -20,7 +20,7 @@ from registry.model import Backend
 from voice_runtime import runtime
 from voice_runtime.adapters.tools import BUILTIN_TOOLS
 from voice_runtime.server import VoiceServer, create_server
-from voice_runtime.settings import EmulatedBackendSettings, RuntimeSettings
+from voice_runtime.settings import RuntimeSettings
 
 runtime_app = typer.Typer(help="The bundled voice runtime: WebSocket relay with per-turn variant resolution.",
                           no_args_is_help=True)
@@ -39,10 +39,8 @@ def serve(
     fallback_baseline: Annotated[str, typer.Option(
         "--fallback-baseline", help="Variant served while no registry was ever read.")] = "transcribe-polly-baseline",
     emulate: Annotated[list[Backend] | None, typer.Option(
-        "--emulate", help="Serve this backend with the in-process emulated backend (repeatable).")] = None,
-    emulate_missing: Annotated[bool, typer.Option(
-        "--emulate-missing/--no-emulate-missing",
-        help="Emulate backends whose adapter cannot be loaded instead of failing their turns.")] = False,
+        "--emulate", help="Serve this backend with the in-process emulated backend (repeatable; needs the "
+        "[local] extra). GET /admin/emulated?backend=...&p50_ms=... then turns its latency.")] = None,
     latency_p50_ms: Annotated[float, typer.Option("--latency-p50-ms", help="Emulated first-audio p50.")] = 150,
     latency_p95_ms: Annotated[float, typer.Option("--latency-p95-ms", help="Emulated first-audio p95.")] = 300,
     failure_rate: Annotated[float, typer.Option("--failure-rate", help="Emulated failure rate 0..1.")] = 0.0,
@@ -82,11 +80,9 @@ def serve(
                              hint="pass ssm or a registry YAML such as examples/voice-m2.yaml")
         compiled, fetch = runtime.file_source(path, phase)
         namespace, baseline = compiled.namespace, compiled.baseline
-    emulated = EmulatedBackendSettings(latency_p50_ms=latency_p50_ms, latency_p95_ms=latency_p95_ms,
-                                       failure_rate=failure_rate)
     settings = RuntimeSettings(
         host=host, port=port, namespace=namespace, fallback_baseline=baseline, internal_token=internal_token,
-        emulate_missing_backends=emulate_missing, emulated=emulated, aws_endpoint_url=endpoint_url,
+        aws_endpoint_url=endpoint_url,
         aws_region=region, backend_endpoint_url=backend_endpoint_url, web_dir=web_dir,
         backends={"nova_tools": list(nova_tool)} if nova_tool else {},
     )
@@ -94,7 +90,9 @@ def serve(
     registry = runtime.registry_client(fetch, namespace=namespace, fallback_baseline=baseline,
                                        timeout=settings.ssm_timeout_seconds,
                                        default_ttl=settings.default_cache_ttl_seconds)
-    server = create_server(settings, registry, sink, emulated=frozenset(emulate or ()))
+    server = create_server(settings, registry, sink)
+    if emulate:
+        _emulate(server, emulate, latency_p50_ms, latency_p95_ms, failure_rate)
 
     def ready(s: VoiceServer) -> None:
         status = s.registry.status()
@@ -107,6 +105,19 @@ def serve(
     except OSError as exc:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                          hint="choose another --port (0 picks a free one)") from exc
+
+
+def _emulate(server: VoiceServer, backends: list[Backend], p50_ms: float, p95_ms: float, failure_rate: float) -> None:
+    """Serve `backends` with the in-process emulated backend of the test world (the [local] extra)."""
+    try:
+        from emulators.inprocess import EmulatedBackendSettings, emulated_factories, latency_knob
+    except ImportError as exc:
+        raise UsageError("--emulate needs the emulators, which are not installed",
+                         hint="pip install 'voice-rollout[local]'") from exc
+    behaviour = EmulatedBackendSettings(latency_p50_ms=p50_ms, latency_p95_ms=p95_ms, failure_rate=failure_rate)
+    for backend, factory in emulated_factories(default=behaviour, backends=backends).items():
+        server.adapters.register(backend, factory)
+    server.routes["/admin/emulated"] = latency_knob(server.adapters.get)
 
 
 @runtime_app.command()

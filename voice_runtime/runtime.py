@@ -42,10 +42,21 @@ def file_source(path: Path, phase: str | None = None) -> tuple[CompiledRegistry,
 
 
 def ssm_source(ssm: Any, namespace: str) -> Callable[[], Mapping[str, str]]:
-    """Production wiring: one GetParametersByPath batch per refresh."""
-    from control_plane.aws.live_store import read_namespace
+    """Production wiring: one GetParametersByPath batch per refresh (pages followed by NextToken), every
+    parameter under `namespace` as {name: value}. Failures propagate: the registry client keeps its last good copy."""
+    path = namespace.rstrip("/") or "/"
 
-    return lambda: read_namespace(ssm, namespace)
+    def fetch() -> dict[str, str]:
+        values: dict[str, str] = {}
+        kwargs: dict[str, Any] = {"Path": path, "Recursive": True, "WithDecryption": True}
+        while True:
+            page = ssm.get_parameters_by_path(**kwargs)
+            values.update((p["Name"], p["Value"]) for p in page.get("Parameters", []))
+            if not page.get("NextToken"):
+                return values
+            kwargs["NextToken"] = page["NextToken"]
+
+    return fetch
 
 
 def metrics_sink(kinds: list[str], *, cloudwatch: Callable[[], Any] | None = None,

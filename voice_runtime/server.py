@@ -2,7 +2,8 @@
 
 Per connection: a reader loop feeds the session, a sender task pumps its outbox; the idle timeout and the close
 codes of docs/protocol.md are applied here. Plain HTTP GETs on the same port serve /healthz, the browser client's
-static files (voice_runtime/web/) and, for internal callers, the emulated backends' latency knob.
+static files (voice_runtime/web/) and any admin routes its composer adds (the embedded stack adds the emulated
+backends' latency knob; a route needs the internal token when one is set).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import mimetypes
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -25,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from registry.model import Backend
-from voice_runtime.adapters.table import AdapterTable
+from voice_runtime.adapters.table import AdapterTable, Factory
 from voice_runtime.metrics import MetricsSink
 from voice_runtime.outbox import SlowConsumer
 from voice_runtime.protocol import CloseCode
@@ -48,6 +49,9 @@ def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
 def _json(status: HTTPStatus, payload: object) -> Response:
     return _response(status, json.dumps(payload, default=str).encode(), "application/json")
 
+
+# An admin GET endpoint added by the runtime's composer: query -> (HTTP status, JSON payload).
+AdminRoute = Callable[[Mapping[str, list[str]]], tuple[int, object]]
 
 # The M1 pipeline's SSE endpoint paths (memo Phase 4: they answer 410 Gone once the SSE variant is deprecated).
 LEGACY_SSE_PATHS = ("/sse", "/voice/sse")
@@ -77,6 +81,7 @@ class VoiceServer:
         self.server: Server | None = None
         self._refresher: asyncio.Task[None] | None = None
         self.connections_total = 0
+        self.routes: dict[str, AdminRoute] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -188,8 +193,9 @@ class VoiceServer:
         url = urlsplit(request.path)
         if url.path == "/healthz":
             return _json(HTTPStatus.OK, self.health())
-        if url.path == "/admin/emulated":
-            return self._latency_knob(parse_qs(url.query))
+        route = self.routes.get(url.path)
+        if route is not None:
+            return self._admin(route, parse_qs(url.query))
         if url.path in LEGACY_SSE_PATHS:
             return self._legacy_sse(f"ws://{request.headers.get('Host', 'localhost')}/ws")
         return self._static(url.path)
@@ -222,26 +228,12 @@ class VoiceServer:
                 "registry": self.registry.status().to_json(), "adapters": self.adapters.loaded(),
                 "adapter_errors": {b.value: e for b, e in self.adapters.load_errors.items()}}
 
-    def _latency_knob(self, query: dict[str, list[str]]) -> Response:
-        """GET /admin/emulated?backend=nova_sonic&p50_ms=900&p95_ms=1500[&failure_rate=0.1][&token=...]"""
+    def _admin(self, route: AdminRoute, query: dict[str, list[str]]) -> Response:
         expected = self.settings.internal_token
         if expected is not None and not secrets.compare_digest(query.get("token", [""])[0], expected):
             return _json(HTTPStatus.FORBIDDEN, {"error": "token required"})
-        try:
-            backend = Backend(query["backend"][0])
-            adapter = self.adapters.emulated(backend)
-            if adapter is None:
-                return _json(HTTPStatus.CONFLICT, {"error": f"{backend.value} is not served by the emulated backend"})
-            if "p50_ms" in query:
-                p50 = float(query["p50_ms"][0])
-                adapter.set_latency(p50, float(query["p95_ms"][0]) if "p95_ms" in query else None)
-            if "failure_rate" in query:
-                adapter.set_failure_rate(float(query["failure_rate"][0]))
-        except (KeyError, ValueError) as exc:
-            return _json(HTTPStatus.BAD_REQUEST, {"error": f"bad query: {exc}"})
-        except Exception as exc:  # e.g. the backend's adapter failed to load
-            return _json(HTTPStatus.CONFLICT, {"error": str(exc)})
-        return _json(HTTPStatus.OK, {"backend": backend.value, "settings": adapter.settings.model_dump()})
+        status, payload = route(query)
+        return _json(HTTPStatus(status), payload)
 
     def _static(self, path: str) -> Response:
         root = self.web_dir.resolve()
@@ -261,10 +253,14 @@ def create_server(
     registry: RegistryClient,
     metrics: MetricsSink,
     *,
-    emulated: frozenset[Backend] = frozenset(),
+    factories: Mapping[Backend, Factory | str] | None = None,
+    routes: Mapping[str, AdminRoute] | None = None,
     clock: Callable[[], float] = time.monotonic,
     wall: Callable[[], float] = time.time,
 ) -> VoiceServer:
-    """Compose a server from its parts (the CLI, the embedded stack and tests all build it here)."""
-    adapters = AdapterTable(settings, emulated=emulated)
-    return VoiceServer(settings, registry=registry, adapters=adapters, metrics=metrics, clock=clock, wall=wall)
+    """Compose a server from its parts (the CLI, the embedded stack and tests all build it here): `factories`
+    replace adapter-table entries, `routes` add admin GET endpoints (path -> route)."""
+    adapters = AdapterTable(settings, factories)
+    server = VoiceServer(settings, registry=registry, adapters=adapters, metrics=metrics, clock=clock, wall=wall)
+    server.routes.update(routes or {})
+    return server

@@ -7,29 +7,13 @@ Nothing reads the environment at import time; adapters get the settings object i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from registry.model import Backend
 
 API_GATEWAY_FRAME_LIMIT = 32 * 1024
-
-
-class EmulatedBackendSettings(BaseModel):
-    """How an emulated backend behaves: latency before the first audio, failures, and the audio it speaks."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    latency: Literal["fixed", "lognormal"] = "lognormal"
-    latency_p50_ms: float = Field(default=150.0, ge=0)
-    latency_p95_ms: float = Field(default=300.0, ge=0, description="Ignored for `fixed`.")
-    failure_rate: float = Field(default=0.0, ge=0, le=1)
-    reply_seconds: float = Field(default=1.0, gt=0, le=60, description="Length of the spoken reply.")
-    chunk_ms: int = Field(default=100, ge=10, le=1000, description="Output audio per chunk.")
-    realtime: bool = Field(default=True, description="Pace output at speaking speed (else as fast as possible).")
-    tone_hz: float = Field(default=440.0, gt=0, lt=12_000)
-    seed: int = 0
 
 
 class RuntimeSettings(BaseModel):
@@ -61,12 +45,6 @@ class RuntimeSettings(BaseModel):
     barge_in_deadline_ms: float = Field(default=500, gt=0, description="Backend must end its turn within this.")
     backend_open_timeout_seconds: float = Field(default=10, gt=0)
 
-    emulate_missing_backends: bool = Field(
-        default=False, description="Serve nova_sonic/m1_pipeline/csm_sagemaker variants with the emulated backend "
-        "while their adapter modules are not installed (local demo); otherwise such a turn is a BackendError.",
-    )
-    emulated: EmulatedBackendSettings = Field(default_factory=EmulatedBackendSettings)
-    emulated_per_backend: dict[Backend, EmulatedBackendSettings] = Field(default_factory=dict)
 
     aws_endpoint_url: str | None = Field(default=None, description="SSM/CloudWatch endpoint (moto in embedded mode).")
     aws_region: str | None = None
@@ -79,7 +57,3 @@ class RuntimeSettings(BaseModel):
     backends: dict[str, Any] = Field(
         default_factory=dict, description="Any BackendSettings field for the AWS adapters; wins over the above.")
     web_dir: Path | None = Field(default=None, description="Static files served at GET /; default voice_runtime/web.")
-
-    def emulated_for(self, backend: Backend) -> EmulatedBackendSettings:
-        """The emulated behaviour for one backend kind (its own entry, else the shared one)."""
-        return self.emulated_per_backend.get(backend, self.emulated)

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from embedded.audio import write_wav
+from embedded.stack import EmbeddedStack, StackConfig, default_backends
 from registry.model import Backend
-from voice_runtime.embedded.audio import write_wav
-from voice_runtime.embedded.stack import EmbeddedStack, StackConfig, default_backends
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

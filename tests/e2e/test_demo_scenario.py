@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from voice_runtime.embedded.plot import demo_timeline
-from voice_runtime.embedded.report import DemoRecord, summary, write_json
-from voice_runtime.embedded.scenario import REVERT_ALARM, WATCHED, DemoScenario, ScenarioConfig
-from voice_runtime.embedded.stack import EmbeddedStack, StackConfig
+from embedded.plot import demo_timeline
+from embedded.report import DemoRecord, summary, write_json
+from embedded.scenario import REVERT_ALARM, WATCHED, DemoScenario, ScenarioConfig
+from embedded.stack import EmbeddedStack, StackConfig
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
+from embedded.conversation import CallerSpec, TurnResult, converse
+from embedded.stack import EmbeddedStack, StackConfig
 from registry.model import Backend
-from voice_runtime.embedded.conversation import CallerSpec, TurnResult, converse
-from voice_runtime.embedded.stack import EmbeddedStack, StackConfig
 
 pytestmark = pytest.mark.slow
 SONIC = "sonic-unified"

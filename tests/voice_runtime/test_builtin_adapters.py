@@ -1,10 +1,8 @@
-"""The runtime's own adapters (echo, emulated) and the adapter table's lazy loading and fallbacks."""
+"""The runtime's own adapter (echo) and the adapter table's lazy loading and replacement entries."""
 
 from __future__ import annotations
 
 import asyncio
-import random
-import statistics
 from array import array
 from collections.abc import AsyncIterator
 
@@ -12,13 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from emulators.inprocess import EmulatedAdapter, EmulatedBackendSettings, emulated_factories
 from registry.compiled import CompiledVariant
 from registry.model import Backend
 from voice_runtime.adapters.base import AudioChunk, BackendError, BackendEvent, SessionContext, TurnEnd
 from voice_runtime.adapters.echo import EchoAdapter, Resampler, resample_16k_to_24k
-from voice_runtime.adapters.emulated import EmulatedAdapter, chirp, latency_sampler
 from voice_runtime.adapters.table import AdapterTable
-from voice_runtime.settings import EmulatedBackendSettings, RuntimeSettings
+from voice_runtime.settings import RuntimeSettings
 
 
 def ctx(session_id: str = "s1") -> SessionContext:
@@ -59,69 +57,6 @@ async def test_echo_plays_the_turn_back_at_24khz() -> None:
     assert len(audio) == 1920 and isinstance(events[-1], TurnEnd)
 
 
-# --- emulated --------------------------------------------------------------------------------------------------------
-
-def test_lognormal_latency_matches_its_p50_and_p95() -> None:
-    settings = EmulatedBackendSettings(latency_p50_ms=150, latency_p95_ms=300)
-    rng = random.Random(7)
-    draws = sorted(latency_sampler(settings, rng) * 1000 for _ in range(20_000))
-    assert statistics.median(draws) == pytest.approx(150, rel=0.05)
-    assert draws[int(0.95 * len(draws))] == pytest.approx(300, rel=0.07)
-
-
-def test_chirp_is_real_audio_of_the_requested_length() -> None:
-    pcm = array("h")
-    pcm.frombytes(chirp(0.5, 440.0))
-    assert len(pcm) == 12_000 and max(pcm) > 10_000 and min(pcm) < -10_000
-
-
-async def test_emulated_reply_is_seeded_per_session() -> None:
-    settings = EmulatedBackendSettings(latency="lognormal", latency_p50_ms=1, latency_p95_ms=3, realtime=False,
-                                       failure_rate=0.5, reply_seconds=0.1, seed=3)
-
-    async def outcomes(session_id: str) -> list[str]:
-        session = await EmulatedAdapter(settings).open_session(ctx(session_id))
-        out = []
-        for _ in range(12):
-            try:
-                await collect(session.run_turn(frames(bytes(640))))
-                out.append("ok")
-            except BackendError:
-                out.append("fail")
-        return out
-
-    first = await outcomes("a")
-    assert first == await outcomes("a")
-    assert {"ok", "fail"} == set(first)
-
-
-async def test_latency_knob_applies_to_later_turns() -> None:
-    adapter = EmulatedAdapter(EmulatedBackendSettings(latency="fixed", latency_p50_ms=1, realtime=False,
-                                                      reply_seconds=0.1))
-    adapter.set_latency(900, 1500)
-    assert adapter.settings.latency_p50_ms == 900 and adapter.settings.latency_p95_ms == 1500
-    adapter.set_failure_rate(1.0)
-    session = await adapter.open_session(ctx())
-    with pytest.raises(BackendError):
-        adapter.set_latency(0, fixed=True)
-        await collect(session.run_turn(frames(bytes(640))))
-    with pytest.raises(ValueError):
-        adapter.set_failure_rate(2)
-
-
-async def test_emulated_barge_in_ends_the_turn_promptly() -> None:
-    adapter = EmulatedAdapter(EmulatedBackendSettings(latency="fixed", latency_p50_ms=1, reply_seconds=10,
-                                                      chunk_ms=20))
-    session = await adapter.open_session(ctx())
-    events = []
-    async for event in session.run_turn(frames(bytes(640))):
-        events.append(event)
-        if isinstance(event, AudioChunk):
-            await session.barge_in()
-    assert isinstance(events[-1], TurnEnd) and events[-1].reason == "INTERRUPTED"
-    assert sum(isinstance(e, AudioChunk) for e in events) == 1
-
-
 # --- table -----------------------------------------------------------------------------------------------------------
 
 def test_unloadable_adapter_is_a_backend_error_without_emulation() -> None:
@@ -131,12 +66,11 @@ def test_unloadable_adapter_is_a_backend_error_without_emulation() -> None:
     assert info.value.code == "backend_unavailable" and Backend.NOVA_SONIC in table.load_errors
 
 
-def test_unloadable_adapter_is_emulated_when_settings_say_so() -> None:
-    table = AdapterTable(RuntimeSettings(emulate_missing_backends=True),
-                         {Backend.CSM_SAGEMAKER: "voice_runtime.adapters.absent:Nope"})
+def test_given_factories_replace_built_in_entries_and_keep_the_others() -> None:
+    table = AdapterTable(RuntimeSettings(), emulated_factories(backends=[Backend.CSM_SAGEMAKER]))
     adapter = table.get(Backend.CSM_SAGEMAKER)
     assert isinstance(adapter, EmulatedAdapter) and adapter.name == "csm_sagemaker(emulated)"
-    assert table.emulated(Backend.CSM_SAGEMAKER) is adapter
+    assert isinstance(table.get(Backend.ECHO), EchoAdapter)
 
 
 def test_lazy_import_path_is_constructed_with_the_settings() -> None:
@@ -147,13 +81,15 @@ def test_lazy_import_path_is_constructed_with_the_settings() -> None:
     assert table.get(Backend.ECHO) is adapter  # one instance per backend kind
 
 
-def test_forced_emulation_and_per_backend_settings() -> None:
+def test_per_backend_emulated_settings_and_a_registered_replacement() -> None:
     slow = EmulatedBackendSettings(latency_p50_ms=800)
-    table = AdapterTable(RuntimeSettings(emulated_per_backend={Backend.NOVA_SONIC: slow}),
-                         emulated={Backend.NOVA_SONIC})
-    adapter = table.emulated(Backend.NOVA_SONIC)
-    assert adapter is not None and adapter.settings.latency_p50_ms == 800
+    table = AdapterTable(RuntimeSettings(),
+                         emulated_factories({Backend.NOVA_SONIC: slow}, backends=[Backend.NOVA_SONIC]))
+    adapter = table.get(Backend.NOVA_SONIC)
+    assert isinstance(adapter, EmulatedAdapter) and adapter.settings.latency_p50_ms == 800
     assert table.loaded() == {"nova_sonic": "nova_sonic(emulated)"}
+    table.register(Backend.NOVA_SONIC, "voice_runtime.adapters.echo:EchoAdapter")
+    assert isinstance(table.get(Backend.NOVA_SONIC), EchoAdapter)
 
 
 async def test_table_closes_its_adapters() -> None:

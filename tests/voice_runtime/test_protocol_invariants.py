@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
+from emulators.inprocess import EmulatedBackendSettings
 from registry.compiled import CompiledRegistry
 from tests.voice_runtime.wsclient import FRAME, connect, running, url
-from voice_runtime.settings import EmulatedBackendSettings
 
 REPLY = EmulatedBackendSettings(latency="fixed", latency_p50_ms=2, reply_seconds=0.2, chunk_ms=20, realtime=True)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from emulators.inprocess import EmulatedAdapter, EmulatedBackendSettings
 from registry.compiled import CompiledRegistry
 from registry.live_state import DeprecationRecord, param_deprecation
 from registry.model import Backend
@@ -28,7 +29,6 @@ from tests.voice_runtime.wsclient import (
     url,
 )
 from voice_runtime.metrics import BARGE_IN, SESSION_ERROR, TTFA
-from voice_runtime.settings import EmulatedBackendSettings
 
 SLOW_REPLY = EmulatedBackendSettings(latency="fixed", latency_p50_ms=5, reply_seconds=5, chunk_ms=20, realtime=True)
 
@@ -133,8 +133,8 @@ async def test_audio_after_barge_in_becomes_the_next_turn(compiled: CompiledRegi
 
 async def test_backend_failure_is_retried_once_on_the_baseline(compiled: CompiledRegistry) -> None:
     failing = EmulatedBackendSettings(latency="fixed", latency_p50_ms=1, failure_rate=1.0)
-    overrides = {"emulated_per_backend": {Backend.NOVA_SONIC: failing}}
-    async with running(compiled, phase="Phase4_Week7", **overrides) as (server, sink), connect(url(server)) as ws:
+    async with (running(compiled, phase="Phase4_Week7", per_backend={Backend.NOVA_SONIC: failing}) as (server, sink),
+                connect(url(server)) as ws):
         await open_session(ws)
         messages, audio = await turn(ws)
         assert messages[0]["variant"] == "sonic-unified"
@@ -163,7 +163,7 @@ async def test_unavailable_backend_without_emulation_falls_back_to_baseline(comp
     """csm_sagemaker is not emulated here and its adapter is not loadable: the turn is served by the baseline."""
     values = namespace_values(compiled, "Phase1_Week1")
     async with running(compiled, values=values, emulated=frozenset({Backend.M1_PIPELINE})) as (server, _):
-        server.adapters._factories[Backend.CSM_SAGEMAKER] = "voice_runtime.adapters.no_such_module:Nope"
+        server.adapters.register(Backend.CSM_SAGEMAKER, "voice_runtime.adapters.no_such_module:Nope")
         values.update(namespace_values(compiled, "PathB_CSM_Internal"))
         await server.registry.refresh()
         async with connect(url(server)) as ws:
@@ -265,8 +265,8 @@ async def test_http_health_static_files_and_latency_knob(compiled: CompiledRegis
         assert status == 404
         status, body = await asyncio.to_thread(get, "/admin/emulated?backend=nova_sonic&p50_ms=900&p95_ms=1500")
         assert status == 200 and json.loads(body)["settings"]["latency_p50_ms"] == 900
-        adapter = server.adapters.emulated(Backend.NOVA_SONIC)
-        assert adapter is not None and adapter.settings.latency_p95_ms == 1500
+        adapter = server.adapters.get(Backend.NOVA_SONIC)
+        assert isinstance(adapter, EmulatedAdapter) and adapter.settings.latency_p95_ms == 1500
         status, _ = await asyncio.to_thread(get, "/admin/emulated?backend=bogus")
         assert status == 400
 

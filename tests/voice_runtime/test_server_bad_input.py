@@ -16,10 +16,10 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from emulators.inprocess import EmulatedBackendSettings
 from registry.compiled import CompiledRegistry
 from tests.voice_runtime.wsclient import FRAME, connect, open_session, recv_json, running, turn, url
 from voice_runtime.server import VoiceServer
-from voice_runtime.settings import EmulatedBackendSettings
 
 
 async def bystander_still_served(server: VoiceServer) -> None:

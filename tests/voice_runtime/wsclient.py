@@ -9,13 +9,14 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from emulators.inprocess import EmulatedBackendSettings, emulated_factories, latency_knob
 from registry.compiled import CompiledRegistry
 from registry.model import Backend
 from tests.voice_runtime.support import BASELINE, NS, namespace_values
 from voice_runtime.metrics import InMemorySink
 from voice_runtime.registry_client import RegistryClient
 from voice_runtime.server import VoiceServer, create_server
-from voice_runtime.settings import EmulatedBackendSettings, RuntimeSettings
+from voice_runtime.settings import RuntimeSettings
 
 FRAME = bytes(640)  # 20 ms of 16 kHz s16le silence
 FAST = EmulatedBackendSettings(latency="fixed", latency_p50_ms=5, reply_seconds=0.3, chunk_ms=50, realtime=False)
@@ -29,14 +30,20 @@ async def running(
     values: dict[str, str] | None = None,
     fetch: Callable[[], dict[str, str]] | None = None,
     emulated: frozenset[Backend] = frozenset({Backend.M1_PIPELINE, Backend.NOVA_SONIC, Backend.CSM_SAGEMAKER}),
+    emulated_settings: EmulatedBackendSettings = FAST,
+    per_backend: dict[Backend, EmulatedBackendSettings] | None = None,
     **overrides: Any,
 ) -> AsyncIterator[tuple[VoiceServer, InMemorySink]]:
-    settings = RuntimeSettings(port=0, emulated=overrides.pop("emulated_settings", FAST), **overrides)
+    """A started runtime whose `emulated` backends are the in-process emulated backend (`emulated_settings`, or a
+    backend's own entry of `per_backend`), serving `values` (default: the registry at `phase`)."""
+    settings = RuntimeSettings(port=0, **overrides)
     data = values if values is not None else namespace_values(compiled, phase)
     registry = RegistryClient(fetch or (lambda: data), namespace=NS, fallback_baseline=BASELINE,
                               timeout=settings.ssm_timeout_seconds)
     sink = InMemorySink()
-    server = create_server(settings, registry, sink, emulated=emulated)
+    factories = emulated_factories(per_backend, emulated_settings, backends=emulated)
+    server = create_server(settings, registry, sink, factories=factories)
+    server.routes["/admin/emulated"] = latency_knob(server.adapters.get)
     await server.start()
     try:
         yield server, sink

@@ -1,22 +1,21 @@
 """The adapter table: Backend -> adapter factory (STYLE.md #6), built once per runtime.
 
-Echo is built in; the AWS adapters are registered lazily by import path, so the runtime starts (and the echo and
-emulated paths work) even where their SDKs are not importable. A variant whose adapter cannot be loaded either
-falls back to the in-process emulated backend (when `settings.emulate_missing_backends` says so, for local demos)
-or fails its turn with a BackendError (then the turn is retried on the baseline).
+Echo is built in; the AWS adapters are registered lazily by import path, so the runtime starts (and the echo path
+works) even where their SDKs are not importable. A variant whose adapter cannot be loaded fails its turn with a
+BackendError (then the turn is retried on the baseline). Whoever composes the runtime may pass other factories
+(the embedded stack and the tests pass the in-process emulated backend of `emulators/`).
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from registry.model import Backend
 from voice_runtime.adapters.base import BackendAdapter, BackendError
 from voice_runtime.adapters.echo import EchoAdapter
-from voice_runtime.adapters.emulated import EmulatedAdapter
 from voice_runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
@@ -47,14 +46,18 @@ def default_factories() -> dict[Backend, Factory | str]:
 class AdapterTable:
     """One adapter instance per backend kind, created on first use and shared by every session."""
 
-    def __init__(self, settings: RuntimeSettings, factories: dict[Backend, Factory | str] | None = None,
-                 *, emulated: set[Backend] | frozenset[Backend] = frozenset()) -> None:
-        """`emulated`: backends served by the in-process emulated backend even when their adapter exists."""
+    def __init__(self, settings: RuntimeSettings, factories: Mapping[Backend, Factory | str] | None = None) -> None:
+        """`factories`: entries replacing the built-in ones (default_factories) for their backends."""
         self.settings = settings
-        self._factories = default_factories() if factories is None else dict(factories)
-        self._emulated_kinds = frozenset(emulated)
+        self._factories = default_factories()
+        self._factories.update(factories or {})
         self._adapters: dict[Backend, BackendAdapter] = {}
         self.load_errors: dict[Backend, str] = {}
+
+    def register(self, backend: Backend, factory: Factory | str) -> None:
+        """Serve `backend` with `factory` from its next first use (replaces an entry not yet built)."""
+        self._factories[backend] = factory
+        self._adapters.pop(backend, None)
 
     def get(self, backend: Backend) -> BackendAdapter:
         """The adapter serving `backend`; BackendError (not retried on the same backend) if it cannot be had."""
@@ -64,8 +67,6 @@ class AdapterTable:
         return adapter
 
     def _build(self, backend: Backend) -> BackendAdapter:
-        if backend in self._emulated_kinds:
-            return self._emulated(backend)
         factory = self._factories.get(backend)
         try:
             if factory is None:
@@ -74,22 +75,11 @@ class AdapterTable:
             return built
         except (ImportError, AttributeError, LookupError) as exc:
             self.load_errors[backend] = f"{type(exc).__name__}: {exc}"
-            if self.settings.emulate_missing_backends:
-                log.warning("backend %s unavailable (%s): serving it with the emulated backend", backend, exc)
-                return self._emulated(backend)
             raise BackendError(f"backend {backend.value} is not available: {exc}", retryable=False,
                                code="backend_unavailable") from exc
         except Exception as exc:  # a constructor failing (bad endpoint, missing region): not cached, retried later
             self.load_errors[backend] = f"{type(exc).__name__}: {exc}"
             raise BackendError(f"backend {backend.value} failed to start: {exc}", code="backend_unavailable") from exc
-
-    def _emulated(self, backend: Backend) -> EmulatedAdapter:
-        return EmulatedAdapter(self.settings.emulated_for(backend), name=f"{backend.value}(emulated)")
-
-    def emulated(self, backend: Backend) -> EmulatedAdapter | None:
-        """The emulated adapter serving `backend`, if that is what serves it (for the latency knob)."""
-        adapter = self.get(backend)
-        return adapter if isinstance(adapter, EmulatedAdapter) else None
 
     def loaded(self) -> dict[str, str]:
         """backend -> adapter name, for /healthz."""

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from emulators.audio import voiced_pcm
+from emulators.behaviour import Behaviour, Latency
+from emulators.server import EmulatorServer
 from registry.compiled import CompiledRegistry
 from voice_runtime.adapters.base import SessionContext
-from voice_runtime.emulators.audio import voiced_pcm
-from voice_runtime.emulators.behaviour import Behaviour, Latency
-from voice_runtime.emulators.server import EmulatorServer
 
 FRAME_MS = 20
 

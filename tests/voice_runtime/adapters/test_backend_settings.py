@@ -25,7 +25,7 @@ def test_runtime_settings_region_and_a_nested_backends_block() -> None:
 
 
 def test_emulator_server_hands_adapters_their_endpoint_and_trust(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from voice_runtime.emulators.server import EmulatorServer, backend_settings
+    from emulators.server import EmulatorServer, backend_settings
 
     server = EmulatorServer(cert_dir=tmp_path)  # not started: only its address and certificate are read
     s = BackendSettings.of(SimpleNamespace(backends=backend_settings(server)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import socket
 
+from emulators.tls import make_local_certificate
 from voice_runtime.adapters.crt_transport import (
     CrtEventLoop,
     TrustingCRTHTTPClient,
@@ -12,7 +13,6 @@ from voice_runtime.adapters.crt_transport import (
     set_nodelay_to,
     shared_event_loop,
 )
-from voice_runtime.emulators.tls import make_local_certificate
 
 
 def test_nodelay_is_set_on_sockets_connected_to_the_peer_only(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ from smithy_aws_event_stream.aio import AWSEventPublisher, AWSEventReceiver
 from smithy_aws_event_stream.events import Event, EventMessage
 from smithy_core.aio.types import AsyncBytesReader
 
+from emulators.event_stream import error_message, event_message, exception_message, json_event
 from voice_runtime.adapters.event_frames import (
     FramedEventReceiver,
     FrameError,
@@ -35,7 +36,6 @@ from voice_runtime.adapters.event_frames import (
     plain_event,
 )
 from voice_runtime.adapters.nova_sonic import NovaSonicAdapter, NovaSonicProtocol
-from voice_runtime.emulators.event_stream import error_message, event_message, exception_message, json_event
 
 
 def chunk_frame(event: dict[str, Any]) -> bytes:
@@ -309,7 +309,7 @@ def transcribe_receivers(data: bytes, cuts: list[int]) -> tuple[Any, Any]:
        failure=st.sampled_from([None, exception_message("LimitExceededException", "too many streams"),
                                 exception_message("BadRequestException", "bad audio")]))
 def test_framed_transcribe_receiver_yields_what_the_sdk_receiver_yields(cuts: list[int], failure: bytes | None) -> None:
-    from voice_runtime.emulators.transcribe_server import transcript_event
+    from emulators.transcribe_server import transcript_event
 
     data = (transcript_event("hello", partial=True, result_id="r1", end_time=0.4)
             + transcript_event("hello there", partial=False, result_id="r1", end_time=0.9) + (failure or b""))

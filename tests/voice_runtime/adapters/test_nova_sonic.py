@@ -9,14 +9,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from emulators.audio import voiced_pcm
+from emulators.behaviour import Fault
+from emulators.server import EmulatorServer
 from registry.compiled import CompiledRegistry
 from tests.voice_runtime.adapters.conftest import context, speech
 from voice_runtime.adapters.base import AudioChunk, BackendError, BackendEvent, Transcript, TurnEnd, Usage
 from voice_runtime.adapters.nova_sonic import NovaSonicAdapter, handover_due
 from voice_runtime.adapters.tools import Tool, ToolBox, date_and_time_tool
-from voice_runtime.emulators.audio import voiced_pcm
-from voice_runtime.emulators.behaviour import Fault
-from voice_runtime.emulators.server import EmulatorServer
 from voice_runtime.turns import AudioFeed
 
 VARIANT = "sonic-unified"

@@ -7,6 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from emulators.behaviour import Behaviour, Fault
+from emulators.pipeline_server import REPLY, speech_ms
+from emulators.server import EmulatorServer
 from registry.compiled import CompiledRegistry
 from tests.voice_runtime.adapters.conftest import context, speech
 from voice_runtime.adapters.backend_settings import BackendSettings
@@ -14,9 +17,6 @@ from voice_runtime.adapters.base import AudioChunk, BackendError, BackendEvent, 
 from voice_runtime.adapters.csm_sagemaker import CsmSageMakerAdapter
 from voice_runtime.adapters.m1_pipeline import M1PipelineAdapter, PipelineAdapter
 from voice_runtime.adapters.sentences import SentenceChunker
-from voice_runtime.emulators.behaviour import Behaviour, Fault
-from voice_runtime.emulators.pipeline_server import REPLY, speech_ms
-from voice_runtime.emulators.server import EmulatorServer
 
 M1 = "transcribe-polly-baseline"
 CSM = "sesame-csm1b"

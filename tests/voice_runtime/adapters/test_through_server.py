@@ -11,6 +11,9 @@ from types import SimpleNamespace
 import pytest
 from websockets.asyncio.client import connect
 
+from emulators.audio import voiced_pcm
+from emulators.behaviour import Fault
+from emulators.server import EmulatorServer
 from registry.compiled import CompiledRegistry
 from registry.model import Backend
 from tests.voice_runtime.support import BASELINE, NS, namespace_values
@@ -20,9 +23,6 @@ from voice_runtime.adapters.echo import EchoAdapter
 from voice_runtime.adapters.m1_pipeline import M1PipelineAdapter
 from voice_runtime.adapters.nova_sonic import NovaSonicAdapter
 from voice_runtime.adapters.table import AdapterTable
-from voice_runtime.emulators.audio import voiced_pcm
-from voice_runtime.emulators.behaviour import Fault
-from voice_runtime.emulators.server import EmulatorServer
 from voice_runtime.metrics import InMemorySink
 from voice_runtime.registry_client import RegistryClient
 from voice_runtime.server import VoiceServer

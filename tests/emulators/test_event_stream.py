@@ -10,16 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from smithy_aws_event_stream.events import EventMessage
 
-from voice_runtime.emulators.audio import mean_abs, silence, voiced_pcm, voiced_windows
-from voice_runtime.emulators.behaviour import Behaviour, Fault, Latency
-from voice_runtime.emulators.event_stream import (
+from emulators.audio import mean_abs, silence, voiced_pcm, voiced_windows
+from emulators.behaviour import Behaviour, Fault, Latency
+from emulators.event_stream import (
     StreamDecoder,
     error_message,
     exception_message,
     json_event,
     unwrap_signed,
 )
-from voice_runtime.emulators.tls import make_local_certificate
+from emulators.tls import make_local_certificate
 
 
 @given(st.lists(st.integers(min_value=1, max_value=64), max_size=30))
@@ -99,7 +99,7 @@ def test_answers_are_timed_against_the_deadline_with_a_bounded_lead() -> None:
     import asyncio
     import time
 
-    from voice_runtime.emulators.behaviour import TIMER_LEAD_CAP_S
+    from emulators.behaviour import TIMER_LEAD_CAP_S
 
     async def main() -> Behaviour:
         loop, behaviour = asyncio.get_running_loop(), Behaviour()
@@ -116,7 +116,7 @@ def test_answers_are_timed_against_the_deadline_with_a_bounded_lead() -> None:
 
 
 def test_synthesized_speech_length_follows_the_text_within_bounds() -> None:
-    from voice_runtime.emulators.pipeline_server import REPLY, speech_ms
+    from emulators.pipeline_server import REPLY, speech_ms
 
     per_reply = Behaviour(speech_ms_per_char=600 / len(REPLY))  # what `--reply-ms 600` sets
     assert speech_ms(per_reply, REPLY) == 600

@@ -20,10 +20,10 @@ import asyncio
 import json
 from typing import Any
 
-from voice_runtime.emulators.asgi import aws_error, read_body
-from voice_runtime.emulators.audio import split, voiced_pcm
-from voice_runtime.emulators.behaviour import Behaviour, Fault
-from voice_runtime.emulators.event_stream import event_message, exception_message, json_event
+from emulators.asgi import aws_error, read_body
+from emulators.audio import split, voiced_pcm
+from emulators.behaviour import Behaviour, Fault
+from emulators.event_stream import event_message, exception_message, json_event
 
 REPLY = ("Sure, here is what I found. The forecast says sunny with a light breeze. "
          "Would you like the hourly details as well?")

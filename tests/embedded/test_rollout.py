@@ -9,8 +9,8 @@ import pytest
 from control_plane.aws.metrics_source import Sample, SampleMetricSource
 from control_plane.aws.session import Clients
 from control_plane.rollout.guard import ReasonCode
-from voice_runtime.embedded.rollout import ReleaseOwner
-from voice_runtime.embedded.stack import DEMO_REGISTRY, apply_registry, load_registry
+from embedded.rollout import ReleaseOwner
+from embedded.stack import DEMO_REGISTRY, apply_registry, load_registry
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 NS = "SilentInfinity/Voice"

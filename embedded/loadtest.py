@@ -1,6 +1,6 @@
 """The memo's Phase 2 load test: N concurrent synthetic sessions x M turns against a runtime URL.
 
-`run_loadtest` drives the callers (voice_runtime.embedded.conversation) and `summarize` turns their turn results
+`run_loadtest` drives the callers (embedded.conversation) and `summarize` turns their turn results
 into the report: TTFA p50/p95/p99 per variant from HDR histograms (client-side, as the memo measures it, and the
 server's own figure), error rate, relay overhead (client TTFA minus the backend's latency the server reports in
 `turn_end.timings.model_latency_ms`), throughput and CPU. Summaries are pure functions of the results.
@@ -19,7 +19,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from voice_runtime.embedded.conversation import CallerSpec, TurnResult, converse
+from embedded.conversation import CallerSpec, TurnResult, converse
 
 # HDR range in microseconds: 1 µs .. 10 min at 3 significant digits.
 _HDR_LOW, _HDR_HIGH, _HDR_DIGITS = 1, 600_000_000, 3

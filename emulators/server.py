@@ -25,16 +25,16 @@ from typing import Any
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
-from voice_runtime.emulators.behaviour import Behaviour
-from voice_runtime.emulators.nova_sonic_server import NovaSonicEmulator
-from voice_runtime.emulators.pipeline_server import (
+from emulators.behaviour import Behaviour
+from emulators.nova_sonic_server import NovaSonicEmulator
+from emulators.pipeline_server import (
     REPLY,
     ConverseEmulator,
     PollyEmulator,
     SageMakerStreamEmulator,
 )
-from voice_runtime.emulators.tls import LocalCertificate, make_local_certificate
-from voice_runtime.emulators.transcribe_server import TranscribeEmulator
+from emulators.tls import LocalCertificate, make_local_certificate
+from emulators.transcribe_server import TranscribeEmulator
 
 STATS_PATH = "/_emulator/stats"
 
@@ -163,14 +163,14 @@ def behaviours(emulators: Emulators) -> dict[str, Behaviour]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m voice_runtime.emulators.server`: serve the emulators until interrupted (for benchmarks and demos).
+    """`python -m emulators.server`: serve the emulators until interrupted (for benchmarks and demos).
 
     Prints one JSON line {"url", "cert_file"} on stdout once listening.
     """
     import argparse
     import signal
 
-    from voice_runtime.emulators.behaviour import Fault, Latency
+    from emulators.behaviour import Fault, Latency
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     for service, default in (("nova", 150.0), ("transcribe", 100.0), ("converse", 200.0), ("polly", 120.0),

@@ -31,12 +31,13 @@ from control_plane.alarms.handler import HandlerConfig
 from control_plane.alarms.local import LocalAlarmRunner, TickOutcome, in_process_handler
 from control_plane.alarms.samples import Sample as AlarmSample
 from control_plane.apply import execute, observe, resolve_target, steps_for
-from control_plane.aws.live_store import put_record, read_namespace
+from control_plane.aws.live_store import put_record
 from control_plane.aws.metrics_source import Sample as GateSample
 from control_plane.aws.metrics_source import SampleMetricSource
 from control_plane.aws.session import Clients
 from control_plane.compiler import compile_plan
 from control_plane.diff import diff
+from emulators.inprocess import EmulatedAdapter, EmulatedBackendSettings, emulated_factories, latency_knob
 from registry.errors import RegistryInvalid, UsageError
 from registry.live_state import PhaseRecord, param_phase
 from registry.loader import load_file
@@ -44,12 +45,13 @@ from registry.model import Backend, Registry
 from voice_runtime.metrics import NAMESPACE, CallbackSink, CloudWatchSink, FanOutSink, MetricsSink
 from voice_runtime.metrics import Sample as RuntimeSample
 from voice_runtime.registry_client import RegistryClient
+from voice_runtime.runtime import ssm_source
 from voice_runtime.server import VoiceServer, create_server
-from voice_runtime.settings import EmulatedBackendSettings, RuntimeSettings
+from voice_runtime.settings import RuntimeSettings
 
 log = logging.getLogger(__name__)
 
-DEMO_REGISTRY = Path(__file__).resolve().parents[2] / "examples" / "demo-registry.yaml"
+DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "examples" / "demo-registry.yaml"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "embedded", "AWS_SECRET_ACCESS_KEY": "embedded"}
 EMULATED = frozenset({Backend.NOVA_SONIC, Backend.M1_PIPELINE, Backend.CSM_SAGEMAKER})
 NovaSonicPath = Literal["emulated", "protocol"]
@@ -112,7 +114,7 @@ def apply_registry(clients: Clients, registry: Registry) -> list[str]:
 
 def _lognormal(p50_ms: float, p95_ms: float) -> Any:
     """The protocol emulators' Latency with this median and p95 (sigma from the normal quantile 1.645)."""
-    from voice_runtime.emulators.behaviour import Latency
+    from emulators.behaviour import Latency
 
     sigma = math.log(p95_ms / p50_ms) / 1.6448536269514722 if p95_ms > p50_ms > 0 else 0.0
     return Latency(median_ms=p50_ms, sigma=sigma)
@@ -153,7 +155,7 @@ class EmbeddedStack:
         self.clients: Clients | None = None
         self.info: StackInfo | None = None
         self._samples_written = 0
-        self._emulators: Any = None  # voice_runtime.emulators.server.EmulatorServer when nova_sonic == "protocol"
+        self._emulators: Any = None  # emulators.server.EmulatorServer when nova_sonic == "protocol"
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -212,13 +214,11 @@ class EmbeddedStack:
         # The runtime gets clients of its own: boto3 sessions are not shared across threads.
         runtime_clients = Clients(endpoint_url=endpoint, region=self.config.region)
         ssm = runtime_clients.ssm
-        registry_client = RegistryClient(lambda: read_namespace(ssm, reg.namespace), namespace=reg.namespace,
+        registry_client = RegistryClient(ssm_source(ssm, reg.namespace), namespace=reg.namespace,
                                          fallback_baseline=reg.baseline, default_ttl=reg.cache_ttl_seconds)
         settings = RuntimeSettings(
             host=self.config.host, port=self.config.runtime_port, namespace=reg.namespace,
             fallback_baseline=reg.baseline, default_cache_ttl_seconds=reg.cache_ttl_seconds,
-            emulate_missing_backends=True,
-            emulated_per_backend=dict(self.config.backends or default_backends(self.config.reply_seconds)),
             aws_endpoint_url=endpoint, internal_token=self.config.internal_token,
         )
         emulated = EMULATED
@@ -232,10 +232,14 @@ class EmbeddedStack:
         if self.config.put_metric_data:
             self._cw_sink = CloudWatchSink(Clients(endpoint_url=endpoint, region=self.config.region).cloudwatch)
             sinks.append(DeferredSink(self._cw_sink))
-        return create_server(settings, registry_client, FanOutSink(sinks), emulated=emulated)
+        factories = emulated_factories(self.config.backends or default_backends(self.config.reply_seconds),
+                                       backends=emulated)
+        server = create_server(settings, registry_client, FanOutSink(sinks), factories=factories)
+        server.routes["/admin/emulated"] = latency_knob(server.adapters.get)
+        return server
 
     def _start_emulators(self) -> None:
-        from voice_runtime.emulators.server import EmulatorServer
+        from emulators.server import EmulatorServer
 
         nova = (self.config.backends or default_backends(self.config.reply_seconds))[Backend.NOVA_SONIC]
         self._emulators = EmulatorServer().start()
@@ -304,8 +308,8 @@ class EmbeddedStack:
         if backend is Backend.NOVA_SONIC and self._emulators is not None:
             self._emulators.emulators.nova.behaviour.latency = _lognormal(p50_ms, p95_ms or p50_ms)
             return
-        adapter = self.server.adapters.emulated(backend)
-        if adapter is None:
+        adapter = self.server.adapters.get(backend)
+        if not isinstance(adapter, EmulatedAdapter):
             raise RuntimeError(f"{backend.value} is not served by an emulated backend")
         adapter.set_latency(p50_ms, p95_ms)
 

@@ -14,9 +14,9 @@ import json
 import uuid
 from typing import Any
 
-from voice_runtime.emulators.asgi import aws_error, header
-from voice_runtime.emulators.behaviour import Behaviour, Fault
-from voice_runtime.emulators.event_stream import StreamDecoder, exception_message, json_event, unwrap_signed
+from emulators.asgi import aws_error, header
+from emulators.behaviour import Behaviour, Fault
+from emulators.event_stream import StreamDecoder, exception_message, json_event, unwrap_signed
 
 PARTIAL_EVERY = 5  # audio events between partial results
 UTTERANCES = ("what's the weather like today", "tell me something interesting", "book a table for two")

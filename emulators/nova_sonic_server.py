@@ -20,9 +20,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_runtime.emulators.audio import split, voiced_pcm, voiced_windows
-from voice_runtime.emulators.behaviour import Behaviour, Fault
-from voice_runtime.emulators.event_stream import (
+from emulators.audio import split, voiced_pcm, voiced_windows
+from emulators.behaviour import Behaviour, Fault
+from emulators.event_stream import (
     StreamDecoder,
     event_message,
     exception_message,

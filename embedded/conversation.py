@@ -17,7 +17,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from voice_runtime.embedded.audio import frames, speech_like
+from embedded.audio import frames, speech_like
 
 MAX_MESSAGE_BYTES = 32_768
 

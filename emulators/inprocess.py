@@ -1,10 +1,11 @@
 """An in-process emulated backend: configurable latency distribution, failure rate and a real PCM reply.
 
-It lets the runtime, the load tester and the demo run with no backend at all. Latency is the time from the end of
-the user's audio to the first output chunk (fixed, or lognormal fitted to a p50 and a p95); the reply is a 24 kHz
-s16le chirp of `reply_seconds`, paced at speaking speed unless `realtime` is off. Randomness is seeded per session
-(settings seed + session id), so a run is reproducible. `set_latency` / `set_failure_rate` change a running
-adapter: the demo injects a latency regression into "Nova Sonic" with it.
+A test double, never in the runtime's own adapter table: tests, the load test and the embedded stack hand it to
+`AdapterTable(settings, factories=emulated_factories(...))`, so the runtime runs with no backend at all. Latency is
+the time from the end of the user's audio to the first output chunk (fixed, or lognormal fitted to a p50 and a
+p95); the reply is a 24 kHz s16le chirp of `reply_seconds`, paced at speaking speed unless `realtime` is off.
+Randomness is seeded per session (settings seed + session id), so a run is reproducible. `set_latency` /
+`set_failure_rate` change a running adapter: the demo injects a latency regression into "Nova Sonic" with it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import asyncio
 import math
 import random
 from array import array
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from functools import lru_cache
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from registry.model import Backend
 from voice_runtime.adapters.base import (
     OUTPUT_SAMPLE_RATE,
     AudioChunk,
@@ -26,10 +31,28 @@ from voice_runtime.adapters.base import (
     TurnEnd,
     Usage,
 )
-from voice_runtime.settings import EmulatedBackendSettings
+
+
+class EmulatedBackendSettings(BaseModel):
+    """How an emulated backend behaves: latency before the first audio, failures, and the audio it speaks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latency: Literal["fixed", "lognormal"] = "lognormal"
+    latency_p50_ms: float = Field(default=150.0, ge=0)
+    latency_p95_ms: float = Field(default=300.0, ge=0, description="Ignored for `fixed`.")
+    failure_rate: float = Field(default=0.0, ge=0, le=1)
+    reply_seconds: float = Field(default=1.0, gt=0, le=60, description="Length of the spoken reply.")
+    chunk_ms: int = Field(default=100, ge=10, le=1000, description="Output audio per chunk.")
+    realtime: bool = Field(default=True, description="Pace output at speaking speed (else as fast as possible).")
+    tone_hz: float = Field(default=440.0, gt=0, lt=12_000)
+    seed: int = 0
+
 
 Sleep = Callable[[float], Awaitable[None]]
 Z95 = 1.6448536269514722  # standard normal quantile of 0.95
+# The AWS backends the in-process emulated backend can stand in for.
+EMULATABLE = (Backend.NOVA_SONIC, Backend.M1_PIPELINE, Backend.CSM_SAGEMAKER)
 
 
 def latency_sampler(settings: EmulatedBackendSettings, rng: random.Random) -> float:
@@ -146,3 +169,42 @@ class EmulatedAdapter:
 
     async def aclose(self) -> None:
         return None
+
+
+def emulated_factories(per_backend: Mapping[Backend, EmulatedBackendSettings] | None = None,
+                       default: EmulatedBackendSettings | None = None,
+                       backends: Iterable[Backend] = EMULATABLE) -> dict[Backend, Callable[[object], EmulatedAdapter]]:
+    """Adapter-table entries serving `backends` with the in-process emulated backend (the runtime's
+    `AdapterTable(settings, factories=...)`): each backend's own behaviour from `per_backend`, else `default`."""
+    chosen = dict(per_backend or {})
+    fallback = default or EmulatedBackendSettings()
+
+    def factory(backend: Backend) -> Callable[[object], EmulatedAdapter]:
+        return lambda _settings: EmulatedAdapter(chosen.get(backend, fallback), name=f"{backend.value}(emulated)")
+
+    return {backend: factory(backend) for backend in backends}
+
+
+def latency_knob(adapters: Callable[[Backend], object]) -> Callable[[Mapping[str, list[str]]], tuple[int, object]]:
+    """A runtime admin route (`create_server(..., routes={"/admin/emulated": ...})`) that turns an emulated
+    backend's knobs: `?backend=nova_sonic&p50_ms=900&p95_ms=1500[&failure_rate=0.1]`. `adapters` is the runtime's
+    `AdapterTable.get`."""
+
+    def route(query: Mapping[str, list[str]]) -> tuple[int, object]:
+        try:
+            backend = Backend(query["backend"][0])
+            adapter = adapters(backend)
+            if not isinstance(adapter, EmulatedAdapter):
+                return 409, {"error": f"{backend.value} is not served by the emulated backend"}
+            if "p50_ms" in query:
+                p50 = float(query["p50_ms"][0])
+                adapter.set_latency(p50, float(query["p95_ms"][0]) if "p95_ms" in query else None)
+            if "failure_rate" in query:
+                adapter.set_failure_rate(float(query["failure_rate"][0]))
+        except (KeyError, ValueError) as exc:
+            return 400, {"error": f"bad query: {exc}"}
+        except Exception as exc:  # e.g. the backend's adapter failed to load
+            return 409, {"error": str(exc)}
+        return 200, {"backend": backend.value, "settings": adapter.settings.model_dump()}
+
+    return route

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from voice_runtime.embedded.conversation import TurnResult
-from voice_runtime.embedded.report import DemoRecord, rolling_share
+from embedded.conversation import TurnResult
+from embedded.report import DemoRecord, rolling_share
 
 
 def _pyplot() -> Any:

@@ -6,7 +6,7 @@
 3. The canary serves healthily for a while, then a latency regression is injected into the Nova Sonic emulator.
 4. The local evaluator puts VoiceM2_P95_Breach in ALARM, the revert handler writes sonic-unified's override, and
    every runtime moves new turns to the baseline at its next cache refresh.
-The scenario records everything (voice_runtime.embedded.report) and states what it expected as checks.
+The scenario records everything (embedded.report) and states what it expected as checks.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import Any
 
 from control_plane.aws.live_store import read_live_state
 from control_plane.aws.session import Clients
+from embedded.conversation import CallerSpec, TurnResult, converse
+from embedded.report import Check, DemoRecord, Event, EventKind, alarm_to_baseline_s, alarm_to_runtime_s
+from embedded.rollout import ReleaseOwner
+from embedded.stack import EmbeddedStack
 from registry.live_state import effective_weights
 from registry.model import Backend
-from voice_runtime.embedded.conversation import CallerSpec, TurnResult, converse
-from voice_runtime.embedded.report import Check, DemoRecord, Event, EventKind, alarm_to_baseline_s, alarm_to_runtime_s
-from voice_runtime.embedded.rollout import ReleaseOwner
-from voice_runtime.embedded.stack import EmbeddedStack
 
 CANARY_PHASE = "Phase3_Week4"
 WATCHED = "sonic-unified"

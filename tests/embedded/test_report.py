@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from voice_runtime.embedded.conversation import TurnResult
-from voice_runtime.embedded.report import (
+from embedded.conversation import TurnResult
+from embedded.report import (
     Check,
     DemoRecord,
     Event,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from voice_runtime.embedded.conversation import TurnResult
-from voice_runtime.loadtest import LoadTestConfig, caller_specs, distribution, summarize
+from embedded.conversation import TurnResult
+from embedded.loadtest import LoadTestConfig, caller_specs, distribution, summarize
 
 
 def test_distribution_percentiles_from_hdr() -> None:

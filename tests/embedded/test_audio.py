@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from voice_runtime.embedded.audio import bursts, frames, speech_like, write_wav
+from embedded.audio import bursts, frames, speech_like, write_wav
 
 
 def test_speech_like_is_loud_and_exactly_as_long_as_asked() -> None:

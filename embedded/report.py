@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from voice_runtime.embedded.conversation import TurnResult
-from voice_runtime.loadtest import distribution
+from embedded.conversation import TurnResult
+from embedded.loadtest import distribution
 
 EventKind = Literal["stack", "apply", "phase", "gate", "inject", "alarm", "override", "runtime", "revert", "note"]
 
