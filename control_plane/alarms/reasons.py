@@ -129,7 +129,7 @@ def reason_text(alarm: AlarmDefinition, points: Sequence[Datapoint], outcome: Ou
              if outcome.filled else "")
     k = len(crossed)
     if alarm.datapoints_to_alarm_set:
-        head = f"Threshold Crossed: {k} out of the last {_plural(n, 'datapoint')}"
+        head = f"Threshold Crossed: {k} out of the last {n} datapoints"  # "1 out of the last 1 datapoints"
     else:
         head = f"Threshold Crossed: {_plural(k, 'datapoint')}"
     if len(listed) < LISTED:
