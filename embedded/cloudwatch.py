@@ -78,7 +78,8 @@ class HistoryItem:
             return out
         data = {"version": "1.0", "oldState": state(self.old), "newState": state(self.new)}
         return {"AlarmName": self.alarm, "AlarmType": "MetricAlarm", "Timestamp": _utc(self.at),
-                "HistoryItemType": "StateUpdate", "HistorySummary": f"Alarm updated from {self.old[0]} to {self.new[0]}",
+                "HistoryItemType": "StateUpdate",
+                "HistorySummary": f"Alarm updated from {self.old[0]} to {self.new[0]}",
                 "HistoryData": json.dumps(data, separators=(",", ":"))}
 
 
@@ -106,7 +107,7 @@ class EmbeddedCloudWatch:
         """(period start, value) for each period from StartTime (rounded down to the minute) that holds data."""
         first = math.floor(start / 60) * 60
         out = []
-        for begin in range(int(first), int(math.ceil(end)), period):
+        for begin in range(int(first), math.ceil(end), period):
             values = self.values(namespace, metric, dimensions, begin, begin + period)
             value = aggregate(values, statistic) if values else None  # no data: no datapoint, not a zero
             if value is not None:
@@ -200,7 +201,7 @@ class CloudWatchFront(CloudWatchResponse):
         unit = self._get_param("Unit") or "None"
         first = math.floor(start / 60) * 60
         datapoints = []
-        for begin in range(int(first), int(math.ceil(end)), period):
+        for begin in range(int(first), math.ceil(end), period):
             values = self.cloud.values(namespace, metric, dims, begin, begin + period)
             if not values:
                 continue

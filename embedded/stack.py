@@ -266,9 +266,12 @@ class EmbeddedStack:
         runner = self._runner
         # SetAlarmState from anyone (voicectl, the aws CLI, a test) holds until the next evaluation and runs the new
         # state's actions; the runner's own set_alarm_state finds the state already taken and does nothing more.
-        self.cloudwatch.on_set_state = lambda name, state, reason, data: (
-            runner.set_alarm_state(name, AlarmState(state), reason, data)
-            if any(a.name == name for a in runner.alarms) else None)
+
+        def on_set_state(name: str, state: str, reason: str, data: str) -> None:
+            if any(a.name == name for a in runner.alarms):
+                runner.set_alarm_state(name, AlarmState(state), reason, data)
+
+        self.cloudwatch.on_set_state = on_set_state
         self._stop.clear()
         self._runner_thread = threading.Thread(target=self._run_alarms, name="local-alarms", daemon=True)
         self._runner_thread.start()

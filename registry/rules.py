@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from registry.detection import MEMO_RTO_SECONDS, cadence, detection_bounds
 from registry.errors import Diagnostic
 from registry.model import (
     ApprovalGate,
@@ -258,6 +259,15 @@ def _check_alarms(c: _Ctx) -> Iterator[Diagnostic]:
         yield from _check_dimensions(c, (*path, "dimensions"), alarm.dimensions)
         yield from _check_actions(c, path, name, served)
         actions = alarm.actions
+        if actions.revert and alarm.period > 0 and alarm.evaluation_periods >= 1:
+            m = min(alarm.datapoints_to_alarm or alarm.evaluation_periods, alarm.evaluation_periods)
+            earliest, latest = detection_bounds(alarm.period, max(m, 1))
+            if earliest > MEMO_RTO_SECONDS:
+                yield c.warn((*path, "period"), f"alarm {name!r} reverts {', '.join(actions.revert)} but cannot fire "
+                             f"sooner than {earliest:g} s after a regression starts (latest {latest:g} s: "
+                             f"{m} x {alarm.period} s periods, evaluated every {cadence(alarm.period)} s), beyond the memo's "
+                             f"{MEMO_RTO_SECONDS} s RTO", "a shorter period or fewer datapoints_to_alarm detects "
+                             "sooner; the RTO then starts at the alarm")
         if not (actions.notify or actions.revert or actions.rollback_deployment):
             yield c.warn((*path, "actions"), f"alarm {name!r} has no actions: it will change state and do nothing",
                          "add notify: [topic] at least")

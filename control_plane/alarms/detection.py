@@ -20,10 +20,10 @@ bounds against the evaluator itself, for every alignment of t0.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from control_plane.alarms.evaluator import AlarmDefinition
+from registry.detection import detection_bounds
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,6 @@ def _seconds(value: float) -> str:
 
 def time_to_detect(alarm: AlarmDefinition, delay: float = 0.0) -> Detection:
     """The earliest and latest time to detect of `alarm` for a sustained regression (see the module docstring)."""
-    period, m = alarm.period, alarm.datapoints_to_alarm
-    hidden = math.floor(delay / period) if delay > 0 else 0  # recent periods with no visible sample yet
-    grid = period if alarm.window == "wall_clock" else alarm.cadence
-    latest = (hidden + m) * period + grid
-    earliest = max((hidden + m - 1) * period, delay)
-    return Detection(alarm.name, float(earliest), float(latest), alarm.cadence, float(delay))
+    earliest, latest = detection_bounds(alarm.period, alarm.datapoints_to_alarm, wall_clock=alarm.window == "wall_clock",
+                                        delay=delay)
+    return Detection(alarm.name, earliest, latest, alarm.cadence, float(delay))

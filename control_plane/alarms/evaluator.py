@@ -40,12 +40,11 @@ from control_plane.alarms.reasons import reason_data, reason_text
 from control_plane.alarms.samples import Dimensions, MetricKey, Sample, SampleStore, dimensions_key
 from control_plane.alarms.states import AlarmState
 from control_plane.alarms.statistics import aggregate, check_statistic, low_sample_count
+from registry.detection import cadence
 from registry.model import Comparison, MissingData, Registry
 from registry.statistics import SIMPLE_STATISTICS
 
 INITIAL_REASON = "Unchecked: Initial alarm creation"
-HIGH_RESOLUTION_CADENCE = 10  # seconds between evaluations of a 10, 20 or 30 s alarm
-CADENCE = 60
 Window = Literal["sliding", "wall_clock"]
 
 
@@ -102,7 +101,7 @@ class AlarmDefinition:
     @property
     def cadence(self) -> int:
         """Seconds between two evaluations: 10 for high-resolution periods, else 60."""
-        return HIGH_RESOLUTION_CADENCE if self.period < CADENCE else CADENCE
+        return cadence(self.period)
 
     @property
     def missing_data(self) -> MissingData:
