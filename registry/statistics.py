@@ -21,6 +21,7 @@ What is computed here (control_plane.alarms.statistics) and what is refused, and
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -72,6 +73,7 @@ def _fraction(text: str) -> Fraction:
     return Fraction(Decimal(text.rstrip("%")))
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_statistic(text: str) -> Statistic | None:
     """The statistic `text` names, or None when CloudWatch would refuse it (case matters: `P95` is refused)."""
     if text in SIMPLE_STATISTICS:

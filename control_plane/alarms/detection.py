@@ -51,6 +51,6 @@ def _seconds(value: float) -> str:
 
 def time_to_detect(alarm: AlarmDefinition, delay: float = 0.0) -> Detection:
     """The earliest and latest time to detect of `alarm` for a sustained regression (see the module docstring)."""
-    earliest, latest = detection_bounds(alarm.period, alarm.datapoints_to_alarm, wall_clock=alarm.window == "wall_clock",
-                                        delay=delay)
+    earliest, latest = detection_bounds(alarm.period, alarm.datapoints_to_alarm,
+                                        wall_clock=alarm.window == "wall_clock", delay=delay)
     return Detection(alarm.name, earliest, latest, alarm.cadence, float(delay))

@@ -193,18 +193,27 @@ def datapoints(alarm: AlarmDefinition, store: SampleStore, now: float,
     same samples, and a percentile over a busy period is not re-sorted on every evaluation.
     """
     end = alarm.window_end(now)
-    points = []
-    for i in range(alarm.evaluation_range, 0, -1):
+    points: list[Datapoint] = []
+    real = 0
+    for i in range(1, alarm.evaluation_range + 1):  # newest first; reversed below
         start = end - i * alarm.period
+        if real >= alarm.evaluation_periods:
+            # N real datapoints are already in hand: CloudWatch evaluates the N most recent, so older periods
+            # cannot change the outcome or the reason; they are not computed (a percentile costs a sort).
+            points.append(Datapoint(start, None, 0, None))
+            continue
+        point = None
         if cache is not None:
             known = cache.get((alarm.name, start))
             if known is not None and known.sample_count == store.count(alarm.key, start, start + alarm.period):
-                points.append(known)
-                continue
-        point = datapoint(alarm, store, start)
-        if cache is not None:
-            cache[(alarm.name, start)] = point
+                point = known
+        if point is None:
+            point = datapoint(alarm, store, start)
+            if cache is not None:
+                cache[(alarm.name, start)] = point
+        real += point.value is not None
         points.append(point)
+    points.reverse()
     return points
 
 
