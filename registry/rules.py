@@ -267,7 +267,8 @@ def _check_alarms(c: _Ctx) -> Iterator[Diagnostic]:
                              f"sooner than {earliest:g} s after a regression starts (latest {latest:g} s: "
                              f"{m} x {alarm.period} s periods, evaluated every {cadence(alarm.period)} s), "
                              f"beyond the memo's {MEMO_RTO_SECONDS} s RTO",
-                             "a shorter period or fewer datapoints_to_alarm detects sooner; the RTO starts at the alarm")
+                             "a shorter period or fewer datapoints_to_alarm detects sooner; the RTO starts at the "
+                             "alarm")
         if not (actions.notify or actions.revert or actions.rollback_deployment):
             yield c.warn((*path, "actions"), f"alarm {name!r} has no actions: it will change state and do nothing",
                          "add notify: [topic] at least")
