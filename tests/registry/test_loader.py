@@ -16,7 +16,8 @@ def test_example_is_valid_and_warns_only_that_phase4_deprecates_the_baseline() -
     result = load_file(EXAMPLE)
     where = position(example_text(), "{after: 14d, action: deprecate")
     # ... and the two alarms that revert but cannot fire within the memo's 60 s RTO (2 x 300 s: 300-660 s).
-    assert [(d.severity, d.location.line) for d in result.diagnostics][0] == ("warning", where.line)
+    first = result.diagnostics[0]
+    assert (first.severity, first.location.line) == ("warning", where.line)
     assert "deprecates the baseline 'transcribe-polly-baseline'" in result.diagnostics[0].message
     assert [d.message.split(" reverts ")[0] for d in result.diagnostics[1:]] == [
         "alarm 'VoiceM2_P95_Breach'", "alarm 'VoiceM2_Error_Rate_Breach'"]
