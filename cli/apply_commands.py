@@ -54,7 +54,7 @@ def _prepare(file: Path, out: Output, endpoint_url: str | None, region: str | No
     changes = diff(plan, observe(clients, plan, target))
     live = read_live_state(clients.client("ssm"), plan.namespace)
     for problem in live.problems:  # e.g. a hand-written variant_overrides that runtimes ignore too
-        out.warning(f"live state: {problem} (ignored by runtimes)")
+        out.warning(f"live state does not parse: {problem}")
     impact = traffic_impact(live, plan.compiled)
     return PlannedRun(plan, target, changes, clients, impact)
 

@@ -39,6 +39,7 @@ from control_plane.aws.metrics_source import alarm_states
 from control_plane.history import history_parameters, merge_history
 from control_plane.overrides import (
     AuditRecord,
+    clear_runbook_map,
     clearable,
     describe_override,
     param_audit,
@@ -277,7 +278,8 @@ def status(
 
     Shows the active phase and since when, bake remaining, the effective weights runtimes serve after overrides,
     the overrides (who, why, when), the runbook map, alarm states, the next phase's gates (value vs limit; needs
-    FILE), and due decommission steps (needs FILE)."""
+    FILE), and due decommission steps (needs FILE). Exits 1 when a live value does not parse (shown with how
+    runtimes read it: a malformed override as that variant at 0%, a malformed runbook map as all to the baseline)."""
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     values = live_store.read_namespace(ctx.ssm, ctx.namespace)
     state = live_state_from_parameters(ctx.namespace, values)
@@ -313,6 +315,9 @@ def status(
         ctx.out.data(doc)
     else:
         render.status(ctx.out, doc)
+    if state.problems:
+        raise VoiceCtlError(f"{len(state.problems)} live value(s) do not parse: " + "; ".join(state.problems),
+                            hint="rewrite each value (voicectl override set / runbook emergency-revert) or clear it")
 
 
 def history(
@@ -391,7 +396,8 @@ def runbook_verify(
 ) -> None:
     """Read back what a runtime resolves now: effective weights per audience (external, internal), the split the
     runtime's own assignment gives synthetic callers (eligibility included), and that every pin (override or
-    runbook map) is honoured; exit 1 if not, or if a value does not parse (runtimes ignore it)."""
+    runbook map) is honoured; exit 1 if not, or if a value does not parse (runtimes then read a malformed override
+    as that variant at 0% and a malformed runbook map as everything to the baseline)."""
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
     result = verify(state, subjects=subjects)
@@ -407,17 +413,16 @@ def runbook_clear(
     reason: ReasonOpt = "", file: FileOpt = None, namespace: Namespace = None, actor: Actor = None,
     endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
 ) -> None:
-    """Delete the runbook map (variant_overrides) after the emergency; recorded in `<namespace>/rollout/audit`."""
+    """End the emergency: replace the runbook map (variant_overrides) by an empty one, recorded in its SSM history.
+
+    The parameter is kept, with its type, so the memo's `aws ssm put-parameter ... --overwrite` (no --type) still
+    works next time: real SSM refuses a put without a type only when it creates the parameter."""
     ctx = make_ctx(file, namespace, endpoint_url, region, profile)
-    name = param_runbook(ctx.namespace)
-    was = live_store.get_value(ctx.ssm, name)
-    if was is None or not live_store.delete_parameter(ctx.ssm, name):
+    result = clear_runbook_map(ctx.ssm, ctx.namespace, actor=actor_name(actor), reason=reason, at=ctx.now)
+    if result.was is None:
         ctx.out.show("no runbook map is set")
         return
-    live_store.put_record(ctx.ssm, param_audit(ctx.namespace), AuditRecord(
-        action="runbook clear", target="variant_overrides", actor=actor_name(actor), reason=reason, at=ctx.now,
-        was=was))
-    ctx.out.show(f"cleared the runbook map (was {escape(was)})")
+    ctx.out.show(f"cleared the runbook map (was {escape(result.was)}; now {{}}, version {result.version})")
     ctx.out.hint("the active phase's bake restarts now: its gates are judged on data from this point on")
 
 

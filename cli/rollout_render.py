@@ -149,7 +149,7 @@ def status(out: Output, doc: dict[str, Any]) -> None:
             steps.add_row(s["due_at"], s["action"], s["variant"], s["state"])
         out.show(steps)
     for problem in doc["problems"]:
-        out.warning(f"ignored by runtimes (does not parse): {problem}")
+        out.error(f"does not parse (runtimes read it the safe way): {escape(problem)}")
 
 
 def history(out: Output, events: Sequence[Event], json_out: bool) -> None:

@@ -68,7 +68,7 @@ def to_event(namespace: str, version: ParameterVersion) -> Event:
             return event(o.at, o.actor, "override set", f"{o.variant}={o.share}%", o.reason)
         if name == param_runbook(namespace):
             pins = parse_runbook_map(value)
-            detail = ", ".join(f"{k}={v}%" for k, v in sorted(pins.items()))
+            detail = ", ".join(f"{k}={v}%" for k, v in sorted(pins.items())) or "empty: nothing pinned"
             return event(version.modified, _user(version), "runbook map", detail, version.description)
         if name.startswith(param_approval(namespace, "")):
             a = ApprovalRecord.model_validate_json(value)

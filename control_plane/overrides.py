@@ -1,22 +1,29 @@
-"""Overrides (pure): parsing `variant=share`, building the person's record, and the audit entry of a clear.
+"""Overrides: parsing `variant=share`, the person's record, the audit entry of a clear, and the runbook map's clear.
 
 People and the revert handler write `overrides/<variant>`; the on-call's runbook map is `variant_overrides`.
-Each writer overwrites only its own parameter, so concurrent writers never lose one another's update. A clear
-deletes the parameter, and SSM then drops its history, so every clear is also written to `rollout/audit`
-(whose versions keep it).
+A clear deletes an override, and SSM then drops its history, so every clear is first written to `rollout/audit`
+(whose versions keep it). The runbook map is never deleted: clearing writes an empty map over it, so the
+parameter keeps its type and the memo's runbook command (`aws ssm put-parameter ... --overwrite`, no `--type`,
+which real SSM refuses only when creating a parameter) keeps working for the next emergency.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from control_plane.aws import live_store
+from control_plane.aws.live_store import ConcurrentChange, ParameterVersion
 from registry.compiled import CompiledRegistry
 from registry.errors import UsageError
-from registry.live_state import LiveState, OverrideRecord
+from registry.live_state import LiveState, OverrideRecord, param_runbook, parse_runbook_map
+
+EMPTY_MAP = "{}"
 
 
 def param_audit(namespace: str) -> str:
@@ -78,3 +85,45 @@ def clearable(state: LiveState, variant: str | None) -> list[str]:
 def runbook_pins_left(state: LiveState, cleared: Iterable[str]) -> list[str]:
     """Cleared variants the runbook map still pins (the clear alone does not give them traffic back)."""
     return sorted(v for v in cleared if v in state.runbook)
+
+
+def is_empty_map(value: str) -> bool:
+    """True for a runbook map that pins nothing (what `runbook clear` leaves)."""
+    try:
+        return parse_runbook_map(value) == {}
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class RunbookClear:
+    """What `runbook clear` did: the map it replaced (None: nothing was set) and the version it wrote."""
+
+    was: str | None
+    version: int | None = None
+
+
+def clear_runbook_map(ssm: Any, namespace: str, *, actor: str, reason: str, at: datetime) -> RunbookClear:
+    """Replace the runbook map by an empty one, of the same type, checked against the version it was read at.
+    The audit entry is written first (it restarts the bake), so a clear never happens without its trace.
+
+    Raises ConcurrentChange when another map was written meanwhile (an emergency revert racing the clear): that
+    map is put back first, so an emergency is never undone by a clear that did not see it.
+    """
+    name = param_runbook(namespace)
+    current = live_store.get_parameter(ssm, name)
+    if current is None or is_empty_map(current.value):
+        return RunbookClear(None)
+    live_store.put_record(ssm, param_audit(namespace), AuditRecord(
+        action="runbook clear", target="variant_overrides", actor=actor, reason=reason, at=at, was=current.value),
+        description="cleared variant_overrides")
+    write = live_store.put_checked(ssm, name, EMPTY_MAP, based_on=current.version, type_=current.type,
+                                   description=f"runbook clear by {actor}: {reason}")
+    if write.intervening:
+        newest: ParameterVersion = write.intervening[-1]
+        live_store.put_value(ssm, name, newest.value, type_=current.type,
+                             description=f"restored after a concurrent clear: {newest.description}")
+        raise ConcurrentChange(name, expected=current.version, found=newest.version,
+                               detail=f"another runbook map was written meanwhile ({json.dumps(newest.value)}); "
+                                      "it is restored and stays active")
+    return RunbookClear(current.value, write.version)

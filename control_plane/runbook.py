@@ -86,13 +86,14 @@ def verify(state: LiveState, *, subjects: int = 0) -> Verification:
     if state.registry is None:
         checks.append((False, "no registry parameter: runtimes serve their last good copy, or the baseline"))
     for problem in state.problems:
-        checks.append((False, f"ignored by runtimes because it does not parse: {problem}"))
+        checks.append((False, f"does not parse, so runtimes read it the safe way: {problem}"))
     reg = state.registry
     if reg is not None and (reg.baseline in state.deprecated or (
             reg.baseline in reg.variants and reg.variants[reg.baseline].deprecated)):
         checks.append((False, f"the baseline {reg.baseline} is deprecated: a revert has no safe variant to send "
                               "traffic to (set baseline: to the production variant and apply)"))
-    pins = {v: o.share for v, o in state.overrides.items()} | dict(state.runbook)
+    pins = ({v: o.share for v, o in state.overrides.items()} | dict.fromkeys(state.unreadable_overrides, 0)
+            | dict(state.runbook))
     for variant, share in sorted(pins.items()):
         if state.registry is not None and variant not in state.registry.variants:
             checks.append((False, f"{variant} is pinned but is not a variant of the applied registry"))
@@ -158,7 +159,7 @@ def render_runbook(ctx: RunbookContext) -> str:
     if state.runbook:
         lines.append(f"   runbook map variant_overrides: {map_json(state.runbook)}")
     for problem in state.problems:
-        lines.append(f"   IGNORED (does not parse): {problem}")
+        lines.append(f"   DOES NOT PARSE (runtimes read it the safe way): {problem}")
     lines += ["", "3. WHAT TO TYPE"]
     pins = emergency_map(state.registry, ctx.phase) if state.registry else {}
     lines += ["   Quality degraded but no alarm fired? Send everyone to the baseline now:",

@@ -136,6 +136,6 @@ def decide(facts: Facts) -> Decision:
                               f"one ({facts.applied_digest or 'none'}): gates would be judged against a different "
                               "rollout than runtimes serve", "after apply", "run: voicectl apply FILE"))
     for problem in facts.problems:
-        reasons.append(Reason(ReasonCode.LIVE_STATE, f"a live parameter does not parse and runtimes ignore it: "
-                              f"{problem}", "once fixed", "rewrite or delete that parameter"))
+        reasons.append(Reason(ReasonCode.LIVE_STATE, "a live parameter does not parse (runtimes read it the safe "
+                              f"way): {problem}", "once fixed", "rewrite or delete that parameter"))
     return Decision(allowed=not reasons, reasons=tuple(reasons), bake_ends_at=bake_end, gates=tuple(facts.gates))
