@@ -116,11 +116,18 @@ def bench_handler(iterations: int) -> None:
         from datetime import UTC, datetime
         live_store.put_record(ssm, param_phase(ns), PhaseRecord(phase="Phase3_Week4", at=datetime.now(UTC)))
         sns.create_topic(Name="voice-m2-oncall")
-        config = HandlerConfig(ns)
+        config = HandlerConfig(ns, account="123456789012", region="us-east-1")
+        transitions = iter(range(1, 10**9))
+        from datetime import timedelta
+
+        from control_plane.alarms.events import format_time
 
         def fresh() -> None:
             live_store.delete_parameter(ssm, f"{ns}/overrides/sonic-unified")
-            result = handle(event, ssm=ssm, sns=sns, codedeploy=cd, config=config, clock=lambda: datetime.now(UTC))
+            new = json.loads(json.dumps(event))  # a new transition each time, so the ledger claims it afresh
+            at = datetime(2026, 11, 25, tzinfo=UTC) + timedelta(seconds=next(transitions))
+            new["alarmData"]["state"]["timestamp"] = format_time(at)
+            result = handle(new, ssm=ssm, sns=sns, codedeploy=cd, config=config, clock=lambda: datetime.now(UTC))
             assert result["status"] in {"reverted", "partial"}, result
 
         def duplicate() -> None:

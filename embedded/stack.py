@@ -256,7 +256,8 @@ class EmbeddedStack:
         target = resolve_target(clients)
         prefix = f"arn:{target.partition}:sns:{target.region}:{target.account_id}:"
         invoke = in_process_handler(ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy,
-                                    config=HandlerConfig(self.registry.namespace, topic_arn_prefix=prefix),
+                                    config=HandlerConfig(self.registry.namespace, topic_arn_prefix=prefix,
+                                                         account=target.account_id, region=target.region),
                                     clock=self.clock)
         plan = compile_plan(self.registry, target)
         self._runner = LocalAlarmRunner.from_registry(

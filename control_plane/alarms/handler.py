@@ -14,11 +14,19 @@ Configuration (environment variables):
 * AWS_ENDPOINT_URL: the standard boto3 setting; points the handler at the embedded stack (moto).
 * POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL: Powertools Logger settings.
 
-Failure policy: the override write is the part that protects users, so when reading the live state or
-writing an override fails the handler raises (Lambda retries the asynchronous invocation, and the retry is
-idempotent). A failed notification or CodeDeploy call is logged and reported as `partial`; it never undoes
-the override. A malformed event or an alarm the registry does not name is logged and `rejected` (retrying
-would not help).
+* VOICE_ACCOUNT_ID: the account the handler serves (default: the invoked function ARN's); AWS_REGION: its region
+  (Lambda sets it). VOICE_ALLOWED_SOURCES: other `ACCOUNT:REGION` (or `ACCOUNT:*`) sources whose alarm events it
+  accepts, comma-separated; any other source is refused, with the reason in the result and the log.
+* VOICE_CLAIM_LEASE_SECONDS (default 45, above the function's 30 s timeout), VOICE_LEDGER_RETENTION_HOURS (24).
+
+Effects are tracked per transition in the ledger (ledger.py): concurrent deliveries of one transition run each
+effect once (one claims the transition, the others answer `in_progress`), and a redelivery runs only what is not
+done. Failure policy: the override write is the part that protects users, so when reading the live state or
+writing an override fails the handler raises before paging (Lambda retries the asynchronous invocation twice,
+then reports it to the failure destination). A failed notification or CodeDeploy call never undoes the override:
+the other effects still run, the result is `partial`, and `lambda_handler` raises so that Lambda retries, and
+the retry completes what failed. A malformed event, an alarm the registry does not name, or a foreign source is
+logged and `rejected` (retrying would not help).
 """
 
 from __future__ import annotations
@@ -26,18 +34,31 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from control_plane.alarms import ledger
 from control_plane.alarms.events import AlarmTransition, MalformedAlarmEvent, parse_event
-from control_plane.alarms.revert import Notify, RevertPlan, StopDeployment, Verdict, WriteOverride, plan_revert
+from control_plane.alarms.ledger import LedgerEntry, Outcome, Turn
+from control_plane.alarms.revert import (
+    Effect,
+    Notify,
+    RevertPlan,
+    StopDeployment,
+    Verdict,
+    WriteOverride,
+    plan_revert,
+    source_refusal,
+)
 from control_plane.aws import live_store
+from control_plane.aws.live_store import StoredParameter
 from control_plane.aws.session import Clients, aws_call
+from control_plane.overrides import ensure_revert
 from registry.errors import AwsError, VoiceCtlError
-from registry.live_state import param_registry
+from registry.live_state import live_state_from_parameters, param_override, param_registry
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "voice-rollout-revert"))
 
@@ -50,6 +71,16 @@ class RevertConfigError(VoiceCtlError):
     exit_code = 1
 
 
+class RevertIncomplete(VoiceCtlError):
+    """Some effect of a transition failed: raised by lambda_handler so that Lambda retries the invocation (the
+    ledger makes the retry run only what failed)."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        failed = [e for r in result.get("results", []) for e in r.get("errors", [])]
+        super().__init__("revert incomplete: " + "; ".join(failed), hint="Lambda retries the event")
+        self.result = result
+
+
 @dataclass(frozen=True)
 class HandlerConfig:
     namespace: str
@@ -57,6 +88,11 @@ class HandlerConfig:
     deployment_application: str | None = None
     deployment_group: str | None = None
     topic_arns: dict[str, str] = field(default_factory=dict)
+    account: str | None = None
+    region: str | None = None
+    allowed_sources: frozenset[str] = frozenset()
+    lease: timedelta = ledger.LEASE
+    retention: timedelta = ledger.RETENTION
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> HandlerConfig:
@@ -72,9 +108,29 @@ class HandlerConfig:
                                     hint='set it to {"topic-name": "arn:aws:sns:..."}') from exc
         if not isinstance(topic_arns, dict) or not all(isinstance(v, str) for v in topic_arns.values()):
             raise RevertConfigError("VOICE_TOPIC_ARNS must be a JSON object of topic name -> ARN")
+        try:
+            lease = timedelta(seconds=float(env.get("VOICE_CLAIM_LEASE_SECONDS") or ledger.LEASE.total_seconds()))
+            retention = timedelta(hours=float(env.get("VOICE_LEDGER_RETENTION_HOURS") or 24))
+        except ValueError as exc:
+            raise RevertConfigError(f"VOICE_CLAIM_LEASE_SECONDS / VOICE_LEDGER_RETENTION_HOURS: {exc}") from exc
+        allowed = frozenset(s.strip() for s in (env.get("VOICE_ALLOWED_SOURCES") or "").split(",") if s.strip())
         return cls(namespace.rstrip("/"), env.get("VOICE_TOPIC_ARN_PREFIX") or None,
                    env.get("VOICE_DEPLOYMENT_APPLICATION") or None, env.get("VOICE_DEPLOYMENT_GROUP") or None,
-                   {str(k): v for k, v in topic_arns.items()})
+                   {str(k): v for k, v in topic_arns.items()}, env.get("VOICE_ACCOUNT_ID") or None,
+                   env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None, allowed, lease, retention)
+
+    def with_function_arn(self, arn: str | None) -> HandlerConfig:
+        """Fill the account (and region) it serves from the invoked function's ARN, where not set."""
+        parts = (arn or "").split(":")
+        if len(parts) < 5:
+            return self
+        return replace(self, account=self.account or parts[4] or None, region=self.region or parts[3] or None)
+
+    def source_of(self, transition: AlarmTransition) -> str:
+        """'' for the handler's own account and region, else `account.region` (keeps ledgers apart)."""
+        if (transition.account, transition.region) == (self.account, self.region):
+            return ""
+        return f"{transition.account}.{transition.region}"
 
     @property
     def deployment(self) -> tuple[str, str] | None:
@@ -96,7 +152,8 @@ class HandlerConfig:
 
 @dataclass
 class TransitionResult:
-    """What one transition did; `status` is reverted | partial | duplicate | ignored | rejected."""
+    """What one transition did; `status` is reverted | partial | duplicate | in_progress | superseded | ignored |
+    rejected."""
 
     alarm: str
     status: str
@@ -133,79 +190,187 @@ def _stop_deployments(codedeploy: Any, effect: StopDeployment) -> tuple[list[str
     return stopped, errors
 
 
-def run_plan(plan: RevertPlan, transition: AlarmTransition, *, ssm: Any, sns: Any, codedeploy: Any,
-             config: HandlerConfig) -> TransitionResult:
-    """Run the plan's effects in order. An override failure raises; later failures are collected."""
-    result = TransitionResult(plan.alarm, "reverted", transition.state.value, notes=list(plan.notes))
-    for effect in plan.effects:
-        if isinstance(effect, WriteOverride):
-            version = live_store.put_override(ssm, config.namespace, effect.record)
-            result.overrides_written.append({"variant": effect.record.variant, "share": 0, "version": version})
-            logger.info("override written", extra={"variant": effect.record.variant, "version": version})
-        elif isinstance(effect, Notify):
-            arn = config.topic_arn(effect.topic, transition)
-            try:
-                with aws_call("sns:Publish"):
-                    sns.publish(TopicArn=arn, Subject=effect.subject, Message=effect.message)
-                result.notified.append(arn)
-            except Exception as exc:  # any failure here must leave the override standing
-                result.errors.append(f"notify {arn}: {_describe(exc)}")
-                logger.exception("notification failed; the override stands", extra={"topic": arn})
-        else:
-            where = f"rollback {effect.application}/{effect.deployment_group}"
-            try:
-                stopped, failures = _stop_deployments(codedeploy, effect)
-                result.deployments_stopped.extend(stopped)
-                result.errors.extend(f"{where}: {failure}" for failure in failures)
-                if failures:
-                    logger.error("CodeDeploy stop failed; the override stands", extra={"failures": failures})
-            except Exception as exc:  # likewise: report, never undo
-                result.errors.append(f"{where}: {_describe(exc)}")
-                logger.exception("CodeDeploy rollback failed; the override stands",
-                                 extra={"application": effect.application, "group": effect.deployment_group})
-    if result.errors:
-        result.status = "partial"
-    return result
+class _Run:
+    """The owner's side of one attempt: runs the effects not done, recording each in its ledger entry."""
+
+    def __init__(self, *, ssm: Any, sns: Any, codedeploy: Any, config: HandlerConfig, clock: Callable[[], datetime],
+                 name: str, entry: LedgerEntry, transition: AlarmTransition,
+                 parameters: dict[str, StoredParameter]) -> None:
+        self.ssm, self.sns, self.codedeploy, self.config, self.clock = ssm, sns, codedeploy, config, clock
+        self.name, self.entry, self.transition, self.parameters = name, entry, transition, parameters
+
+    def record(self, key: str, outcome: Outcome, detail: str, *, finished: bool = False) -> str | None:
+        """Write the entry with this effect's outcome; the error text when the ledger write fails (the effect
+        stands; at worst a redelivery repeats it)."""
+        self.entry = self.entry.with_effect(key, outcome, detail, self.clock())
+        if finished:
+            self.entry = self.entry.model_copy(update={"state": "finished"})
+        try:
+            live_store.put_value(self.ssm, self.name, self.entry.model_dump_json(), description="revert ledger")
+        except Exception as exc:
+            logger.warning("ledger write failed", extra={"ledger": self.name, "error": _describe(exc)})
+            return f"ledger {self.name}: {_describe(exc)}"
+        return None
+
+    def finish(self) -> str | None:
+        self.entry = self.entry.model_copy(update={"state": "finished", "at": self.clock()})
+        try:
+            live_store.put_value(self.ssm, self.name, self.entry.model_dump_json(), description="revert ledger")
+        except Exception as exc:
+            return f"ledger {self.name}: {_describe(exc)}"
+        return None
+
+    def override(self, effect: WriteOverride, result: TransitionResult) -> None:
+        variant = effect.record.variant
+        try:
+            write = ensure_revert(self.ssm, self.config.namespace, effect.record,
+                                  self.parameters.get(param_override(self.config.namespace, variant)))
+        except Exception as exc:
+            # The part that protects users failed: record it (a retry may take over at once) and raise, so that
+            # Lambda retries before anyone is paged with a revert that did not happen.
+            self.record(effect.key, Outcome.FAILED, _describe(exc), finished=True)
+            raise
+        detail = f"version {write.version}" if write.version else "already reverted"
+        if write.version:
+            result.overrides_written.append({"variant": variant, "share": 0, "version": write.version})
+            logger.info("override written", extra={"variant": variant, "version": write.version,
+                                                    "folded": list(write.folded)})
+        self.note(self.record(effect.key, Outcome.DONE, detail), result)
+
+    def notify(self, effect: Notify, result: TransitionResult) -> None:
+        arn = self.config.topic_arn(effect.topic, self.transition)
+        try:
+            with aws_call("sns:Publish"):
+                self.sns.publish(TopicArn=arn, Subject=effect.subject, Message=effect.message)
+        except Exception as exc:  # any failure here must leave the override standing
+            result.errors.append(f"notify {arn}: {_describe(exc)}")
+            logger.exception("notification failed; the override stands", extra={"topic": arn})
+            self.note(self.record(effect.key, Outcome.FAILED, _describe(exc)), result)
+            return
+        result.notified.append(arn)
+        self.note(self.record(effect.key, Outcome.DONE, arn), result)
+
+    def stop(self, effect: StopDeployment, result: TransitionResult) -> None:
+        where = f"rollback {effect.application}/{effect.deployment_group}"
+        try:
+            stopped, failures = _stop_deployments(self.codedeploy, effect)
+        except Exception as exc:  # likewise: report, never undo
+            stopped, failures = [], [_describe(exc)]
+            logger.exception("CodeDeploy rollback failed; the override stands",
+                             extra={"application": effect.application, "group": effect.deployment_group})
+        result.deployments_stopped.extend(stopped)
+        result.errors.extend(f"{where}: {failure}" for failure in failures)
+        if failures:
+            logger.error("CodeDeploy stop failed; the override stands", extra={"failures": failures})
+        outcome = Outcome.FAILED if failures else Outcome.DONE
+        self.note(self.record(effect.key, outcome, "; ".join(failures) or ", ".join(stopped) or "none active"),
+                  result)
+
+    @staticmethod
+    def note(error: str | None, result: TransitionResult) -> None:
+        if error:
+            result.notes.append(f"not recorded in the ledger (a redelivery may repeat it): {error}")
+
+    def run(self, effects: list[Effect], result: TransitionResult) -> TransitionResult:
+        """Run `effects` in the plan's order. An override failure raises; later failures are collected."""
+        for effect in effects:
+            if isinstance(effect, WriteOverride):
+                self.override(effect, result)
+            elif isinstance(effect, Notify):
+                self.notify(effect, result)
+            else:
+                self.stop(effect, result)
+        self.note(self.finish(), result)
+        if result.errors:
+            result.status = "partial"
+        return result
+
+
+def _prune(ssm: Any, stored: list[ledger.Stored], now: datetime, retention: timedelta) -> None:
+    """Delete old ledger entries (best effort: a leftover costs a little read time, never a revert)."""
+    doomed = ledger.expired(stored, now=now, retention=retention)
+    for i in range(0, len(doomed), 10):  # DeleteParameters takes at most 10 names
+        try:
+            with aws_call("ssm:DeleteParameters"):
+                ssm.delete_parameters(Names=doomed[i:i + 10])
+        except Exception as exc:
+            logger.warning("ledger cleanup failed", extra={"error": _describe(exc)})
+            return
 
 
 def handle_transition(transition: AlarmTransition, *, ssm: Any, sns: Any, codedeploy: Any, config: HandlerConfig,
-                      clock: Callable[[], datetime]) -> TransitionResult:
-    """Read the live state (only for ALARM), decide, and run the effects."""
+                      clock: Callable[[], datetime], owner: str = "") -> TransitionResult:
+    """Check the source, read the live state and the ledger (only for ALARM), decide, and run what is not done."""
+    state_value = transition.state.value
     if not transition.reverts:
-        logger.info("ignored: only ALARM reverts", extra={"alarm": transition.alarm_name,
-                                                           "state": transition.state.value})
-        return TransitionResult(transition.alarm_name, "ignored", transition.state.value,
-                                notes=[f"state {transition.state.value} never reverts"])
-    state = live_store.read_live_state(ssm, config.namespace)
+        logger.info("ignored: only ALARM reverts", extra={"alarm": transition.alarm_name, "state": state_value})
+        return TransitionResult(transition.alarm_name, "ignored", state_value,
+                                notes=[f"state {state_value} never reverts"])
+    if not config.account or not config.region:
+        raise RevertConfigError("the revert handler does not know which account and region it serves",
+                                hint="set VOICE_ACCOUNT_ID and AWS_REGION (in Lambda: taken from the invocation)")
+    refusal = source_refusal(transition, account=config.account, region=config.region,
+                             allowed=config.allowed_sources)
+    if refusal:
+        logger.warning("rejected: foreign source", extra={"alarm": transition.alarm_name, "reason": refusal,
+                                                          "account": transition.account, "region": transition.region})
+        return TransitionResult(transition.alarm_name, "rejected", state_value, notes=[refusal])
+    parameters = live_store.read_namespace_parameters(ssm, config.namespace)
+    state = live_state_from_parameters(config.namespace, {n: p.value for n, p in parameters.items()})
     if state.registry is None:
         problems = f" ({'; '.join(state.problems)})" if state.problems else ""
         raise RevertConfigError(f"no usable compiled registry at {param_registry(config.namespace)}{problems}",
                                 hint="run voicectl apply for this namespace, or fix VOICE_NAMESPACE")
-    plan = plan_revert(transition, state.registry, state.overrides, now=clock(), deployment=config.deployment)
+    now = clock()
+    plan = plan_revert(transition, state.registry, state.overrides, now=now, deployment=config.deployment)
     if plan.verdict is Verdict.UNKNOWN_ALARM:
         logger.warning("rejected: unknown alarm", extra={"alarm": transition.alarm_name, "notes": plan.notes})
-        return TransitionResult(plan.alarm, "rejected", transition.state.value, notes=list(plan.notes))
-    if plan.verdict is Verdict.DUPLICATE:
-        logger.info("duplicate delivery: already handled", extra={"alarm": transition.alarm_name})
-        return TransitionResult(plan.alarm, "duplicate", transition.state.value, notes=list(plan.notes))
-    result = run_plan(plan, transition, ssm=ssm, sns=sns, codedeploy=codedeploy, config=config)
+        return TransitionResult(plan.alarm, "rejected", state_value, notes=list(plan.notes))
+    result = TransitionResult(plan.alarm, "reverted", state_value, notes=list(plan.notes))
+    if not plan.effects:
+        return result
+    source = config.source_of(transition)
+    stored = ledger.ledger_entries(config.namespace, {n: (p.value, p.version) for n, p in parameters.items()})
+    planned = [e.key for e in plan.effects]
+    turn = ledger.next_turn(stored, namespace=config.namespace, alarm=plan.alarm, at=transition.timestamp,
+                            planned=planned, now=now, source=source, lease=config.lease)
+    if turn.turn is not Turn.CLAIM:
+        status = {Turn.COMPLETE: "duplicate", Turn.IN_PROGRESS: "in_progress", Turn.SUPERSEDED: "superseded"}
+        note = {Turn.COMPLETE: "every effect of this transition is done",
+                Turn.IN_PROGRESS: f"another delivery ({turn.owner or 'unnamed'}) is handling this transition",
+                Turn.SUPERSEDED: "a newer transition of this alarm was already handled"}[turn.turn]
+        logger.info(f"{status[turn.turn]}: {note}", extra={"alarm": plan.alarm})
+        return TransitionResult(plan.alarm, status[turn.turn], state_value, notes=[*plan.notes, note])
+    name = ledger.param_attempt(config.namespace, plan.alarm, transition.timestamp, turn.attempt, source)
+    entry = LedgerEntry(alarm=plan.alarm, transition_at=transition.timestamp, attempt=turn.attempt,
+                        owner=owner or "unnamed", at=now, planned=tuple(planned))
+    if live_store.create_value(ssm, name, entry.model_dump_json(), description="revert ledger") is None:
+        logger.info("in_progress: another delivery claimed this transition first", extra={"ledger": name})
+        return TransitionResult(plan.alarm, "in_progress", state_value,
+                                notes=[*plan.notes, "another delivery claimed this transition first"])
+    if turn.done:
+        result.notes.append(f"already done by an earlier attempt: {', '.join(sorted(turn.done))}")
+    run = _Run(ssm=ssm, sns=sns, codedeploy=codedeploy, config=config, clock=clock, name=name, entry=entry,
+               transition=transition, parameters=parameters)
+    run.run([e for e in plan.effects if e.key not in turn.done], result)
+    _prune(ssm, stored, now, config.retention)
     logger.info("alarm handled", extra=result.as_dict())
     return result
 
 
 def handle(event: object, *, ssm: Any, sns: Any, codedeploy: Any, config: HandlerConfig,
-           clock: Callable[[], datetime]) -> dict[str, Any]:
+           clock: Callable[[], datetime], owner: str = "") -> dict[str, Any]:
     """Handle one delivery (possibly several SNS records). Returns {"status", "results"}; never a bare KeyError."""
     try:
         transitions = parse_event(event)
     except MalformedAlarmEvent as exc:
         logger.warning("rejected: malformed alarm event", extra={"error": exc.message})
         return {"status": "rejected", "error": exc.message, "results": []}
-    results = [handle_transition(t, ssm=ssm, sns=sns, codedeploy=codedeploy, config=config, clock=clock)
-               for t in transitions]
+    results = [handle_transition(t, ssm=ssm, sns=sns, codedeploy=codedeploy, config=config, clock=clock,
+                                 owner=owner) for t in transitions]
     statuses = {r.status for r in results}
-    overall = next((s for s in ("partial", "reverted", "duplicate", "rejected", "ignored") if s in statuses),
-                   "ignored")
+    order = ("partial", "reverted", "in_progress", "duplicate", "superseded", "rejected", "ignored")
+    overall = next((s for s in order if s in statuses), "ignored")
     return {"status": overall, "results": [r.as_dict() for r in results]}
 
 
@@ -222,9 +387,13 @@ def _default_clients() -> Clients:
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """AWS Lambda entry point (see the module docstring for configuration)."""
-    if context is not None and hasattr(context, "aws_request_id"):
-        logger.append_keys(request_id=context.aws_request_id)
-    config = HandlerConfig.from_env()
+    request_id = str(getattr(context, "aws_request_id", "") or "")
+    if request_id:
+        logger.append_keys(request_id=request_id)
+    config = HandlerConfig.from_env().with_function_arn(getattr(context, "invoked_function_arn", None))
     clients = _default_clients()
-    return handle(event, ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy, config=config,
-                  clock=lambda: datetime.now(UTC))
+    result = handle(event, ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy, config=config,
+                    clock=lambda: datetime.now(UTC), owner=request_id)
+    if result["status"] == "partial":
+        raise RevertIncomplete(result)  # Lambda retries; the ledger runs only what failed
+    return result

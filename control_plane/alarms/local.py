@@ -81,12 +81,25 @@ def put_alarms(cloudwatch: Any, plan: Plan) -> list[str]:
     return [spec.name for spec in plan.alarms]
 
 
+LAMBDA_RETRIES = 2  # what Lambda does with a failed asynchronous invocation (infra: REVERT_RETRIES)
+
+
 def in_process_handler(*, ssm: Any, sns: Any, codedeploy: Any, config: HandlerConfig,
                        clock: Callable[[], float]) -> Invoke:
-    """The revert handler called in-process, with the runner's clock (what a Lambda invocation does)."""
+    """The revert handler called in-process, with the runner's clock, as an asynchronous Lambda invocation is:
+    an incomplete revert (`partial`) is retried up to twice (without Lambda's 1-2 minute waits), and each retry
+    runs only what the ledger says failed. Returns the last result."""
+    invocations = iter(range(1, 1 << 62))
+
     def invoke(event: dict[str, Any]) -> Any:
-        return handle(event, ssm=ssm, sns=sns, codedeploy=codedeploy, config=config,
-                      clock=lambda: datetime.fromtimestamp(clock(), UTC))
+        owner = f"in-process-{next(invocations)}"  # one request id per invocation, kept across its retries
+        result: dict[str, Any] = {}
+        for _ in range(1 + LAMBDA_RETRIES):
+            result = handle(event, ssm=ssm, sns=sns, codedeploy=codedeploy, config=config,
+                            clock=lambda: datetime.fromtimestamp(clock(), UTC), owner=owner)
+            if result["status"] != "partial":
+                break
+        return result
     return invoke
 
 

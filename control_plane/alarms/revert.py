@@ -7,10 +7,12 @@ undoes an override because a later effect failed.
 Rules:
 * Only a transition to ALARM acts; OK and INSUFFICIENT_DATA never do (and nothing is ever un-reverted here:
   a person clears an override with `voicectl override clear <variant>`).
-* An alarm the compiled registry does not name is rejected (it may belong to another registry).
-* A variant already forced to 0 is not written again, so a redelivered event adds no SSM version.
-* A redelivery (every target already at 0 because of this alarm, written at or after this transition's
-  time) has no effects at all: no second notification, no second rollback.
+* An alarm the compiled registry does not name is rejected (it may belong to another registry), and so is an
+  event from another account or region than the handler's own, unless a setting allows that source.
+* Every target gets a WriteOverride effect; running it writes only when the variant is not already at 0 with this
+  alarm recorded (so a redelivery adds no SSM version, and a second alarm reverting the same variant is recorded).
+* Which effects already ran for this transition (a redelivery, concurrent deliveries) is the ledger's business
+  (ledger.py): each effect has a `key`, and the handler runs only the keys not done.
 """
 
 from __future__ import annotations
@@ -22,22 +24,27 @@ from enum import StrEnum
 
 from control_plane.alarms.events import AlarmTransition
 from registry.compiled import CompiledRegistry
-from registry.live_state import OverrideRecord
+from registry.live_state import OverrideRecord, RevertMark
 
 ACTOR = "revert-handler"
 SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+MARK_REASON_LIMIT = 300  # each alarm's mark in an override; several must fit SSM's 4 KB standard tier
 
 
 class Verdict(StrEnum):
     REVERT = "revert"  # effects to run
     IGNORED = "ignored"  # OK / INSUFFICIENT_DATA
     UNKNOWN_ALARM = "unknown_alarm"  # not an alarm of this registry
-    DUPLICATE = "duplicate"  # redelivery of a transition already handled
+    FOREIGN = "foreign"  # from an account or region the handler does not serve
 
 
 @dataclass(frozen=True)
 class WriteOverride:
     record: OverrideRecord
+
+    @property
+    def key(self) -> str:
+        return f"override:{self.record.variant}"
 
 
 @dataclass(frozen=True)
@@ -46,11 +53,19 @@ class Notify:
     subject: str
     message: str
 
+    @property
+    def key(self) -> str:
+        return f"notify:{self.topic}"
+
 
 @dataclass(frozen=True)
 class StopDeployment:
     application: str
     deployment_group: str
+
+    @property
+    def key(self) -> str:
+        return f"stop:{self.application}/{self.deployment_group}"
 
 
 Effect = WriteOverride | Notify | StopDeployment
@@ -70,6 +85,22 @@ class RevertPlan:
 
 def _already_zero(record: OverrideRecord | None) -> bool:
     return record is not None and record.share == 0
+
+
+def source_refusal(transition: AlarmTransition, *, account: str, region: str,
+                   allowed: frozenset[str] = frozenset()) -> str | None:
+    """Why an event is refused for its source, or None. The handler serves its own account and region; `allowed`
+    adds `ACCOUNT:REGION` sources (`ACCOUNT:*` for every region of an account)."""
+    got_account, got_region = transition.account, transition.region
+    if not got_account or not got_region:
+        return (f"the event does not say which account and region {transition.alarm_name} belongs to "
+                f"(account {got_account or '?'}, region {got_region or '?'}): refused")
+    if (got_account, got_region) == (account, region):
+        return None
+    if f"{got_account}:{got_region}" in allowed or f"{got_account}:*" in allowed:
+        return None
+    return (f"the event comes from account {got_account} region {got_region}, not this handler's "
+            f"({account} {region}): refused (allow it with VOICE_ALLOWED_SOURCES={got_account}:{got_region})")
 
 
 def _message(transition: AlarmTransition, registry: CompiledRegistry, written: list[str],
@@ -112,19 +143,14 @@ def plan_revert(transition: AlarmTransition, registry: CompiledRegistry, overrid
             notes.append(f"{variant} is the baseline; the baseline is never forced to 0")
         else:
             targets.append(variant)
-    redelivered = bool(targets) and all(
-        _already_zero(overrides.get(v)) and overrides[v].alarm == name and overrides[v].at >= transition.timestamp
-        for v in targets
-    )
-    if redelivered:
-        return RevertPlan(name, Verdict.DUPLICATE, notes=("every target was already reverted for this transition",))
     reason = f"{name} ALARM: {transition.reason}".strip()
     written = [v for v in targets if not _already_zero(overrides.get(v))]
     already = [v for v in targets if _already_zero(overrides.get(v))]
+    mark = RevertMark(alarm=name, at=transition.timestamp, reason=reason[:MARK_REASON_LIMIT])
     effects: list[Effect] = [
         WriteOverride(OverrideRecord(variant=v, share=0, source="alarm", actor=ACTOR, alarm=name,
-                                     reason=reason[:1000], at=now))
-        for v in written
+                                     reason=reason[:1000], at=now, reverts=(mark,)))
+        for v in targets
     ]
     rollback = None
     if alarm.rollback_deployment:

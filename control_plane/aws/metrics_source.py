@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from control_plane.alarms.basis import AlarmSnapshot
 from control_plane.aws.session import aws_call
 from control_plane.rollout.gates import Observation, Window, compute_statistic
 from registry.errors import UsageError
@@ -161,3 +162,17 @@ def alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, str | None]
                 for alarm in page.get("MetricAlarms", []):
                     states[alarm["AlarmName"]] = alarm["StateValue"]
     return states
+
+
+def alarm_snapshots(cloudwatch: Any, names: Sequence[str]) -> dict[str, AlarmSnapshot | None]:
+    """State, reason and StateReasonData of each named alarm; None for an alarm that does not exist."""
+    found: dict[str, AlarmSnapshot | None] = dict.fromkeys(names)
+    for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names
+        with aws_call("cloudwatch:DescribeAlarms"):
+            paginator = cloudwatch.get_paginator("describe_alarms")
+            for page in paginator.paginate(AlarmNames=list(names[start:start + 100]), AlarmTypes=["MetricAlarm"]):
+                for alarm in page.get("MetricAlarms", []):
+                    found[alarm["AlarmName"]] = AlarmSnapshot(
+                        alarm["AlarmName"], alarm["StateValue"], alarm.get("StateReason", ""),
+                        alarm.get("StateReasonData", ""), alarm.get("StateUpdatedTimestamp"))
+    return found

@@ -156,12 +156,13 @@ def test_apply_refuses_a_file_without_the_active_phase_with_exit_3(aws_endpoint:
     assert ssm.get_parameter(Name=f"{NS}/registry")["Parameter"]["Version"] == version
 
 
-def test_plan_warns_about_live_values_runtimes_ignore(aws_endpoint: str) -> None:
+def test_plan_warns_about_live_values_that_do_not_parse(aws_endpoint: str) -> None:
     ssm = boto3.client("ssm", endpoint_url=aws_endpoint, region_name="us-east-1")
     ssm.put_parameter(Name=f"{NS}/variant_overrides", Type="String", Value='{"sonic-unified": "zero"}')
     result = voicectl(aws_endpoint, "plan", str(EXAMPLE))
     assert result.returncode == 0
-    assert f"live state: {NS}/variant_overrides:" in result.stderr
+    assert f"live state does not parse: {NS}/variant_overrides:" in result.stderr
+    assert "read as everything to the baseline" in " ".join(result.stderr.split())
 
 
 def test_apply_without_yes_on_a_pipe_refuses_with_exit_2(aws_endpoint: str) -> None:

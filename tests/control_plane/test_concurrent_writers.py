@@ -155,7 +155,8 @@ def test_the_real_revert_handler_firing_during_an_advance_is_not_lost(
     def alarm_fires_first(client: Any, name: str, record: Any, **kw: Any) -> int:
         if name == param_phase(NS) and record.phase == "Phase3_Week5":
             outcomes.append(handle(event, ssm=ssm, sns=clients["sns"], codedeploy=clients["codedeploy"],
-                                   config=HandlerConfig(NS), clock=lambda: T0 + timedelta(days=3)))
+                                   config=HandlerConfig(NS, account="123456789012", region="us-east-1"),
+                                   clock=lambda: T0 + timedelta(days=3)))
         return real_put_record(client, name, record, **kw)
 
     monkeypatch.setattr(live_store, "put_record", alarm_fires_first)

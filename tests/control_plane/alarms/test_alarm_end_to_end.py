@@ -94,7 +94,8 @@ def test_p95_breach_reverts_and_every_subject_gets_the_baseline(aws_endpoint: st
         registry, cloudwatch=clients.cloudwatch, clock=clock, feed=feed, sns=clients.sns,
         topic_arn_prefix="arn:aws:sns:us-east-1:123456789012:",
         invoke=in_process_handler(ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy,
-                                  config=HandlerConfig(ns), clock=clock),
+                                  config=HandlerConfig(ns, account="123456789012", region="us-east-1"),
+                                  clock=clock),
     )
     runtime = RegistryClient(lambda: live_store.read_namespace(clients.ssm, ns), namespace=ns,
                              fallback_baseline=BASELINE, clock=clock)
@@ -164,6 +165,7 @@ def test_lambda_entry_point_against_the_embedded_endpoint(aws_endpoint: str, exa
     apply_example(clients, example_path)
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
     monkeypatch.setenv("VOICE_NAMESPACE", NS)
+    monkeypatch.setenv("VOICE_ACCOUNT_ID", "123456789012")  # in Lambda: the invoked function ARN's account
     monkeypatch.setattr(handler_module, "_clients", None)
     event = json.loads((Path(__file__).parents[2] / "fixtures" / "alarm_events" / "sns_notification.json").read_text())
     result = handler_module.lambda_handler(event, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -13,13 +14,13 @@ from botocore.exceptions import ClientError
 
 from control_plane.alarms import handler as handler_module
 from control_plane.alarms.events import parse_event
-from control_plane.alarms.handler import HandlerConfig, RevertConfigError, handle, lambda_handler
+from control_plane.alarms.handler import HandlerConfig, RevertConfigError, RevertIncomplete, handle, lambda_handler
 from control_plane.aws import live_store
 from registry.errors import AwsError
 from registry.live_state import OverrideRecord, effective_weights
 from tests.control_plane.alarms.conftest import NOW, NS, Aws, load_event
 
-CONFIG = HandlerConfig(NS)
+CONFIG = HandlerConfig(NS, account="123456789012", region="us-east-1")
 SHAPES = ["lambda_action.json", "sns_notification.json", "eventbridge_state_change.json"]
 
 
@@ -173,12 +174,15 @@ def test_malformed_event_is_rejected_cleanly(aws: Aws, event: Any) -> None:
     assert live_store.read_live_state(aws.ssm, NS).overrides == {}
 
 
-def test_existing_person_override_at_zero_is_not_rewritten(aws: Aws) -> None:
+def test_existing_person_override_at_zero_becomes_the_alarms_revert(aws: Aws) -> None:
+    # Recorded as the alarm's revert, so `override clear` checks the alarm (issue 17: a revert must be recorded).
     live_store.put_override(aws.ssm, NS, OverrideRecord(variant="sonic-unified", share=0, source="person",
                                                         actor="oncall", reason="manual", at=NOW))
     result = run(aws, load_event("lambda_action.json"))
     assert result["status"] == "reverted"
-    assert aws.override_versions("sonic-unified") == 1
+    record = live_store.read_live_state(aws.ssm, NS).overrides["sonic-unified"]
+    assert (record.share, record.reverting_alarms) == (0, ["VoiceM2_P95_Breach"])
+    assert aws.override_versions("sonic-unified") == 2
     assert "Already at 0%: sonic-unified." in aws.messages()[0]["Message"]
 
 
@@ -221,7 +225,7 @@ def test_malformed_registry_parameter_is_named(aws: Aws) -> None:
 
 
 def test_configured_deployment_group_overrides_the_registry(aws: Aws) -> None:
-    other = HandlerConfig(NS, deployment_application="no-such-app", deployment_group="no-such-group")
+    other = replace(CONFIG, deployment_application="no-such-app", deployment_group="no-such-group")
     result = run(aws, load_event("lambda_action.json"), config=other)
     assert result["status"] == "reverted"
     assert aws.codedeploy.stopped == []  # nothing in progress in that group
@@ -230,7 +234,7 @@ def test_configured_deployment_group_overrides_the_registry(aws: Aws) -> None:
 
 def test_missing_registry_is_a_loud_configuration_error(aws: Aws) -> None:
     with pytest.raises(RevertConfigError, match="no usable compiled registry"):
-        run(aws, load_event("lambda_action.json"), config=HandlerConfig("/other/namespace"))
+        run(aws, load_event("lambda_action.json"), config=replace(CONFIG, namespace="/other/namespace"))
 
 
 def test_config_from_env() -> None:
@@ -248,12 +252,20 @@ def test_config_from_env() -> None:
         HandlerConfig.from_env({"VOICE_NAMESPACE": NS, "VOICE_TOPIC_ARNS": "[1]"})
 
 
-def test_lambda_handler_entry_point_reads_env(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+class LambdaContext:
+    aws_request_id = "req-1"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:voice-rollout-revert"
+
+
+def test_lambda_handler_entry_point_reads_env_and_raises_when_incomplete(aws: Aws,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VOICE_NAMESPACE", NS)
     monkeypatch.setattr(handler_module, "_clients", None)
-    result = lambda_handler(load_event("lambda_action.json"), None)
-    # The real boto3 codedeploy client (moto) cannot StopDeployment, so the rollback part is reported partial.
-    assert result["status"] in {"reverted", "partial"}
+    # The real boto3 codedeploy client (moto) cannot StopDeployment: the revert is incomplete, and the entry point
+    # raises so that Lambda retries the invocation (the retry runs only the stop).
+    with pytest.raises(RevertIncomplete, match="rollback voice-m2-runtime/voice-m2-relay-canary") as info:
+        lambda_handler(load_event("lambda_action.json"), LambdaContext())
+    assert info.value.result["status"] == "partial"
     assert live_store.read_live_state(boto3.client("ssm", region_name="us-east-1"), NS).overrides[
         "sonic-unified"].share == 0
     monkeypatch.setattr(handler_module, "_clients", None)
