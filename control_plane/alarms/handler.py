@@ -46,7 +46,6 @@ from control_plane.alarms.ledger import LedgerEntry, Outcome, Turn
 from control_plane.alarms.revert import (
     Effect,
     Notify,
-    RevertPlan,
     StopDeployment,
     Verdict,
     WriteOverride,
@@ -145,7 +144,9 @@ class HandlerConfig:
             return self.topic_arns[topic]
         if self.topic_arn_prefix:
             return f"{self.topic_arn_prefix}{topic}"
-        region, account = transition.region or "us-east-1", transition.account or "000000000000"
+        # The registry's topics live with the handler; without a configured handler, where the alarm is.
+        region = self.region or transition.region or "us-east-1"
+        account = self.account or transition.account or "000000000000"
         partition = (transition.alarm_arn or "arn:aws").split(":")[1] or "aws"
         return f"arn:{partition}:sns:{region}:{account}:{topic}"
 

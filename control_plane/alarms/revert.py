@@ -35,7 +35,6 @@ class Verdict(StrEnum):
     REVERT = "revert"  # effects to run
     IGNORED = "ignored"  # OK / INSUFFICIENT_DATA
     UNKNOWN_ALARM = "unknown_alarm"  # not an alarm of this registry
-    FOREIGN = "foreign"  # from an account or region the handler does not serve
 
 
 @dataclass(frozen=True)

@@ -39,13 +39,16 @@ def seed_namespace(ssm: Any, example: Path, phase: str = "Phase3_Week4") -> None
 
 @dataclass
 class FakeCodeDeploy:
-    """moto lists deployments but does not implement StopDeployment: this records it instead."""
+    """moto lists deployments but does not implement StopDeployment: this records it instead, and, as CodeDeploy
+    does, a stopped deployment is no longer listed among the active statuses (it becomes Stopped)."""
 
     inner: Any
     stopped: list[tuple[str, bool]] = field(default_factory=list)
 
     def list_deployments(self, **kwargs: Any) -> Any:
-        return self.inner.list_deployments(**kwargs)
+        listed = self.inner.list_deployments(**kwargs)
+        gone = {d for d, _ in self.stopped}
+        return {**listed, "deployments": [d for d in listed.get("deployments", []) if d not in gone]}
 
     def stop_deployment(self, *, deploymentId: str, autoRollbackEnabled: bool) -> dict[str, str]:
         self.stopped.append((deploymentId, autoRollbackEnabled))
