@@ -10,6 +10,7 @@ The clock is read in one place (cli.rollout_context.now): $VOICECTL_NOW (ISO 860
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated
 
 import typer
@@ -19,6 +20,7 @@ from cli import rollout_render as render
 from cli.options import EndpointUrl, JsonFlag, Profile, Region
 from cli.rollout_context import (
     Actor,
+    Ctx,
     FileArg,
     FileOpt,
     MetricsFrom,
@@ -34,18 +36,18 @@ from cli.rollout_context import (
     topology_of,
     write_phase,
 )
+from control_plane.alarms.basis import Basis
 from control_plane.aws import live_store
 from control_plane.aws.metrics_source import alarm_states
 from control_plane.history import history_parameters, merge_history
 from control_plane.overrides import (
-    AuditRecord,
+    clear_overrides,
     clear_runbook_map,
-    clearable,
     describe_override,
-    param_audit,
+    internal_first_phase,
     parse_assignment,
     person_override,
-    runbook_pins_left,
+    set_override,
 )
 from control_plane.rollout.decommission import decommission_steps, due_deprecations
 from control_plane.rollout.gates import approval_gate_for, param_approval_of
@@ -64,10 +66,10 @@ from registry.errors import GuardRefused, UsageError, VoiceCtlError
 from registry.live_state import (
     ApprovalRecord,
     DeprecationRecord,
+    LiveState,
     PhaseRecord,
     live_state_from_parameters,
     param_deprecation,
-    param_override,
     param_runbook,
 )
 
@@ -203,16 +205,25 @@ override_app = typer.Typer(help="Force a variant's share by hand (separate from 
 def override_set(
     assignment: Annotated[str, typer.Argument(help="VARIANT=SHARE, e.g. sonic-unified=0.", show_default=False)],
     reason: ReasonOpt = "", file: FileOpt = None, namespace: Namespace = None, actor: Actor = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an alarm's revert (needs --reason).")] = False,
     json_out: JsonFlag = False, endpoint_url: EndpointUrl = None, region: Region = None, profile: Profile = None,
 ) -> None:
-    """Pin VARIANT to SHARE percent of traffic; the others share the rest in proportion (baseline if none)."""
+    """Pin VARIANT to SHARE percent of traffic; the others share the rest in proportion (baseline if none).
+
+    Refuses (exit 3) to replace an alarm's revert unless --force --reason, and when the override changed while
+    this was decided (a revert that lands meanwhile is put back)."""
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
     variant, share = parse_assignment(assignment, applied(ctx, state))
     record = person_override(variant, share, actor=actor_name(actor), reason=reason, at=ctx.now)
-    version = live_store.put_override(ctx.ssm, ctx.namespace, record)
-    after = reread(ctx, state, own=variant)
-    render.override_written(ctx.out, record, version, after, json_out)
+    outcome = set_override(ctx.ssm, ctx.namespace, record, force=force)
+    after = reread(ctx, outcome.before, own=variant)
+    if outcome.replaced is not None and outcome.replaced.reverting_alarms:
+        ctx.out.warning(f"replaced the revert of alarm {', '.join(outcome.replaced.reverting_alarms)}: CloudWatch "
+                        "acts on state changes only, so it reverts again only after going OK and firing anew")
+    for other in outcome.overwritten:
+        ctx.out.warning(f"replaced an override written meanwhile: {escape(describe_override(other))}")
+    render.override_written(ctx.out, record, outcome.version, after, json_out)
 
 
 @override_app.command("clear")
@@ -225,38 +236,46 @@ def override_clear(
 ) -> None:
     """Delete overrides (alarm reverts or by hand): the variant gets the active phase's weight back.
 
-    Refuses (exit 3) to clear a revert whose alarm is still in ALARM, unless --force: CloudWatch acts on state
-    changes only, so nothing would revert the variant again. SSM drops a deleted parameter's history, so each
-    clear is also recorded in `<namespace>/rollout/audit`. The runbook map is separate: voicectl runbook clear.
+    Clearing an alarm's revert needs --reason and checks every alarm that reverted the variant: refused (exit 3)
+    while one is in ALARM, unless --force (CloudWatch acts on state changes only, so nothing would revert the
+    variant again); for each OK alarm it says whether the OK rests on data or only on missing data (no traffic
+    since the revert), and offers the safer way back. SSM drops a deleted parameter's history, so each clear is
+    first recorded in `<namespace>/rollout/audit`. The runbook map is separate: voicectl runbook clear.
     """
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
-    if force and not reason.strip():
-        raise UsageError("--force needs --reason", hint="say why the revert is cleared while its alarm fires")
-    state = live_store.read_live_state(ctx.ssm, ctx.namespace)
-    targets = clearable(state, variant)
-    alarms = sorted({a for v in targets if (a := state.overrides[v].alarm) and state.overrides[v].source == "alarm"})
-    firing = [a for a, st in alarm_states(ctx.clients.cloudwatch, alarms).items() if st == "ALARM"] if alarms else []
-    if firing and not force:
-        raise GuardRefused(f"alarm {', '.join(firing)} is still in ALARM: clearing its revert would send traffic "
-                           "back to the variant and nothing would revert it again",
-                           hint="wait for the alarm to return to OK, or clear with --force --reason '...'")
-    cleared = []
-    for name in targets:
-        was = describe_override(state.overrides[name])
-        if live_store.delete_parameter(ctx.ssm, param_override(ctx.namespace, name)):
-            audit = AuditRecord(action="override clear", target=name, actor=actor_name(actor), reason=reason,
-                                at=ctx.now, was=was)
-            live_store.put_record(ctx.ssm, param_audit(ctx.namespace), audit, description=f"cleared {name}")
-            cleared.append(name)
-    pinned = runbook_pins_left(state, cleared)
+    outcome = clear_overrides(ctx.ssm, ctx.clients.cloudwatch, ctx.namespace, variant, actor=actor_name(actor),
+                              reason=reason, force=force, at=ctx.now)
+    render.cleared(ctx.out, outcome, json_out)
+    if outcome.restored:
+        raise GuardRefused("; ".join(f"alarm {', '.join(a)} reverted {v} while it was being cleared: the revert is "
+                                     f"restored" for v, a in sorted(outcome.restored.items())),
+                           hint="check the alarm (voicectl alarms list) before clearing again")
     if json_out:
-        ctx.out.data({"cleared": cleared, "still_pinned_by_runbook_map": pinned})
         return
-    ctx.out.show(f"cleared: {', '.join(cleared) or 'nothing'}")
-    if cleared:
+    for judgement in outcome.judgements:
+        if judgement.basis is not Basis.DATA:
+            _safer_way_back(ctx, outcome.before, outcome.cleared)
+            break
+    if outcome.cleared:
         ctx.out.hint("the active phase's bake restarts now: its gates are judged on data from this point on")
-    for name in pinned:
+    for name in outcome.pinned_by_runbook:
         ctx.out.warning(f"{name} is still pinned by the runbook map: voicectl runbook clear --reason ...")
+
+
+def _safer_way_back(ctx: Ctx, state: LiveState, variants: list[str]) -> None:
+    """After clearing a revert whose alarm's OK rests on no data, the commands that bring traffic back slowly."""
+    if state.registry is None:
+        return
+    phase = state.phase.phase if state.phase else (state.registry.phases[0].name if state.registry.phases else "")
+    ns = shlex.quote(ctx.namespace)
+    for name in variants:
+        lines = [f"safer way back for {name}: a small re-canary share, judged on fresh data",
+                 f"  voicectl override set {shlex.quote(name)}=1 --force --reason 're-canary' --namespace {ns}"]
+        internal = internal_first_phase(state.registry, phase, name)
+        if internal:
+            lines.append(f"  or internal callers first: voicectl rollback --to {internal} --namespace {ns} "
+                         "--reason 'internal first'")
+        ctx.out.hint("\n".join(lines))
 
 
 @override_app.command("list")

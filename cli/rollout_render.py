@@ -10,8 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from cli.output import Output
+from control_plane.alarms.basis import Basis
 from control_plane.history import Event
-from control_plane.overrides import describe_override
+from control_plane.overrides import ClearOutcome, describe_override
 from control_plane.rollout.decommission import DueStep
 from control_plane.rollout.gates import GateResult, Verdict
 from control_plane.rollout.guard import Decision
@@ -80,6 +81,21 @@ def override_written(out: Output, record: OverrideRecord, version: int, after: L
     out.show(weights_table(after))
 
 
+def cleared(out: Output, outcome: ClearOutcome, json_out: bool) -> None:
+    """What `override clear` did, and what each reverting alarm's state rests on."""
+    if json_out:
+        out.data({"cleared": outcome.cleared, "still_pinned_by_runbook_map": outcome.pinned_by_runbook,
+                  "restored": outcome.restored, "alarms": [j.to_dict() for j in outcome.judgements]})
+        return
+    for judgement in outcome.judgements:
+        line = f"{judgement.alarm}: {escape(judgement.detail)}"
+        if judgement.basis is Basis.DATA:
+            out.show(line)
+        else:
+            out.warning(line)
+    out.show(f"cleared: {', '.join(outcome.cleared) or 'nothing'}")
+
+
 def overrides(out: Output, state: LiveState, json_out: bool) -> None:
     if json_out:
         out.data({"overrides": [o.model_dump(mode="json") for _, o in sorted(state.overrides.items())],
@@ -89,7 +105,7 @@ def overrides(out: Output, state: LiveState, json_out: bool) -> None:
     for col in ("variant", "share %", "set by", "at", "reason"):
         table.add_column(col)
     for v, o in sorted(state.overrides.items()):
-        who = f"alarm {o.alarm}" if o.source == "alarm" else f"person {o.actor}"
+        who = f"alarm {', '.join(o.reverting_alarms)}" if o.source == "alarm" else f"person {o.actor}"
         table.add_row(v, str(o.share), escape(who), o.at.isoformat(), escape(o.reason or "-"))
     out.show(table)
     out.show(f"runbook map (variant_overrides): {escape(map_json(state.runbook)) if state.runbook else 'not set'}")

@@ -13,8 +13,9 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
+from control_plane.alarms.ledger import param_ledger
 from control_plane.aws.live_store import ParameterVersion
-from control_plane.overrides import AuditRecord, param_audit
+from control_plane.overrides import AuditRecord, marks_of, param_audit
 from registry.live_state import (
     ApprovalRecord,
     DeprecationRecord,
@@ -85,16 +86,42 @@ def to_event(namespace: str, version: ParameterVersion) -> Event:
     return event(version.modified, _user(version), "write", value[:80], version.description)
 
 
+def cleared_rows(namespace: str, version: ParameterVersion) -> list[Event]:
+    """The rows a cleared override had in its own (deleted) history, from the audit entry that kept it whole: one
+    `revert` row per alarm that reverted the variant, or the person's `override set`."""
+    if version.name != param_audit(namespace):
+        return []
+    try:
+        record = AuditRecord.model_validate_json(version.value).record
+    except (ValidationError, ValueError):
+        return []
+    if record is None:
+        return []
+    name = param_override(namespace, record.variant)
+    if record.source != "alarm":
+        return [Event(record.at, name, 0, record.actor, "override set", f"{record.variant}={record.share}%",
+                      record.reason)]
+    marks = marks_of(record)
+    return [Event(m.at, name, 0, f"alarm {alarm}", "revert", f"{record.variant}={record.share}%",
+                  m.reason or record.reason) for alarm, m in sorted(marks.items())]
+
+
 def merge_history(namespace: str, versions: Iterable[ParameterVersion]) -> list[Event]:
-    """Every version of every parameter as events, oldest first (ties in parameter, version order)."""
+    """Every version of every parameter as events, oldest first (ties in parameter, version order); a cleared
+    override's revert keeps its own row (SSM deleted its history; the audit entry kept the record)."""
     # Records carry the writer's clock; SSM's own write time breaks ties in the order writes really landed.
+    versions = list(versions)
+    live = {(e.parameter, e.at, e.action) for e in (to_event(namespace, v) for v in versions)}
     keyed = [(to_event(namespace, v), v.modified) for v in versions]
+    keyed += [(row, v.modified) for v in versions for row in cleared_rows(namespace, v)
+              if (row.parameter, row.at, row.action) not in live]
     keyed.sort(key=lambda pair: (pair[0].at, pair[1], pair[0].parameter, pair[0].version))
     return [event for event, _ in keyed]
 
 
 def history_parameters(namespace: str, names: Iterable[str]) -> list[str]:
-    """Which of the existing parameter names carry audit history (everything but the compiled registry)."""
-    registry = f"{namespace}/registry"
+    """Which of the existing parameter names carry audit history (everything but the compiled registry and the
+    revert handler's ledger, whose effects show as the overrides it wrote)."""
+    registry, ledger = f"{namespace}/registry", param_ledger(namespace) + "/"
     always = [param_phase(namespace), param_runbook(namespace), param_audit(namespace)]
-    return sorted(set(always) | {n for n in names if n != registry})
+    return sorted(set(always) | {n for n in names if n != registry and not n.startswith(ledger)})

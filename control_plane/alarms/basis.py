@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from control_plane.alarms.events import parse_time
@@ -56,7 +56,11 @@ def judge(alarm: str, snapshot: AlarmSnapshot | None, since: datetime) -> Judgem
     try:
         data = json.loads(snapshot.reason_data) if snapshot.reason_data else None
         points = data.get("evaluatedDatapoints", []) if isinstance(data, dict) else None
-        real = [p for p in points or [] if isinstance(p, dict) and "value" in p and parse_time(p["timestamp"]) >= since]
+        period = timedelta(seconds=float(data.get("period", 0))) if isinstance(data, dict) else timedelta()
+        # A datapoint's timestamp is its period's start; a period that ends after the revert has seen traffic
+        # (or its absence) since then.
+        real = [p for p in points or [] if isinstance(p, dict) and "value" in p
+                and parse_time(p["timestamp"]) + period > since]
     except (ValueError, TypeError, KeyError, AttributeError):
         points, real = None, []
     if points is None:
