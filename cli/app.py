@@ -52,6 +52,8 @@ def main() -> None:
         out.error(exc.message)
         for item in exc.applied:
             out.err.print(f"  applied: {item}")
+        for item in exc.uncertain:
+            out.err.print(f"  UNKNOWN (AWS could not be re-read): {item}")
         for item in exc.pending:
             out.err.print(f"  NOT applied: {item}")
         out.hint(f"next step: {exc.hint}")

@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from cli.options import EndpointUrl, JsonFlag, Profile, Region, RegistryFile, clients_from
 from cli.output import Output
-from control_plane.apply import ClientSource, execute, observe, resolve_target, steps_for
+from control_plane.apply import ClientSource, execute, observe, resolve_target, steps_for, still_pending
 from control_plane.aws.live_store import read_live_state
 from control_plane.compiler import AwsTarget, Plan, compile_plan
 from control_plane.diff import Action, Change, diff, summary
@@ -171,7 +171,8 @@ def apply_cmd(
             out.error("apply cancelled; nothing was written")
             raise typer.Exit(1)
     steps = steps_for(run.changes, run.target, run.plan.tags)
-    report = execute(run.clients, steps, rerun_hint=f"rerun voicectl apply {file}: it converges")
+    report = execute(run.clients, steps, rerun_hint=f"rerun voicectl apply {file}: it converges",
+                     pending=still_pending(run.clients, run.plan, run.target))
     if json_out:
         out.data({**_payload(run), "applied": report.applied, "write_calls": report.write_calls})
         return

@@ -24,6 +24,7 @@ from control_plane.diff import (
     ObservedParameter,
     ObservedState,
     ObservedTopic,
+    diff,
     effective_tier,
     subscriptions_to_add,
     subscriptions_to_remove,
@@ -176,22 +177,54 @@ def steps_for(changes: Sequence[Change], target: AwsTarget, tags: Mapping[str, s
     return steps
 
 
-def execute(clients: ClientSource, steps: Sequence[Step], *, rerun_hint: str = DEFAULT_RERUN_HINT) -> ApplyReport:
-    """Run the steps in order. On the first failed call, stop and raise PartialApply naming what was written
-    and what was not; every step is safe to repeat, so running apply again converges."""
+Pending = Callable[[], Sequence[str]]
+
+
+def still_pending(clients: ClientSource, plan: Plan, target: AwsTarget) -> Pending:
+    """Re-observe AWS and return the descriptions of the steps the plan still needs (what did not land)."""
+    def pending() -> list[str]:
+        return [s.description for s in steps_for(diff(plan, observe(clients, plan, target)), target, plan.tags)]
+    return pending
+
+
+def _landed(step: Step, pending: Pending | None) -> bool | None:
+    """Whether a call that reported an error did land (a timeout or a lost response after AWS acted): True
+    when re-observing shows the step no longer needed, None when that cannot be told."""
+    if pending is None:
+        return None
+    try:
+        return step.description not in pending()
+    except Exception:  # AWS still failing: say it is unknown rather than guess
+        return None
+
+
+def execute(clients: ClientSource, steps: Sequence[Step], *, rerun_hint: str = DEFAULT_RERUN_HINT,
+            pending: Pending | None = None) -> ApplyReport:
+    """Run the steps in order. On the first failed call, stop and raise PartialApply naming exactly what was
+    written: with `pending` (still_pending), AWS is re-observed to tell whether the failed call itself landed.
+    Every step is safe to repeat, so running apply again converges."""
     report = ApplyReport()
     for i, step in enumerate(steps):
         try:
             with aws_call(step.action):
                 step.run(clients.client(step.service))
         except AwsError as exc:
-            done = "; nothing was applied" if not report.applied else ""
+            landed = _landed(step, pending)
+            applied = report.applied + ([step.description] if landed else [])
+            rest = [s.description for s in steps[i + (1 if landed else 0):]]
+            uncertain = [step.description] if landed is None else []
+            if landed:
+                done = "; that call did land (AWS acted, its response was lost)"
+            elif landed is False and not report.applied:
+                done = "; nothing was applied"
+            else:
+                done = "; whether that call landed is unknown" if landed is None else ""
             # Access denied needs a fix before the rerun; anything else (throttling past the retries, a 5xx)
             # is fixed by the rerun itself.
             denied = exc.__cause__ is not None and error_code(exc.__cause__) in ACCESS_DENIED
             hint = f"{exc.hint}; then {rerun_hint}" if denied and exc.hint else rerun_hint
             raise PartialApply(f"apply stopped at '{step.description}': {exc.message}{done}",
-                               applied=report.applied, pending=[s.description for s in steps[i:]],
-                               hint=hint) from exc
+                               applied=applied, pending=[d for d in rest if d not in uncertain],
+                               hint=hint, uncertain=uncertain) from exc
         report.applied.append(step.description)
     return report

@@ -7,7 +7,7 @@ written by apply diffs clean.
 Ownership is decided here, once: a resource is apply's when it carries OWNER_TAG = the namespace. Apply deletes
 only owned alarms and topics that left the file; it never deletes an untagged resource and never reads or
 writes the parameters other writers own (rollout/phase, overrides/*, variant_overrides, approvals/*,
-deprecations/*).
+deprecations/*, and the revert handler's ledger reverts/*).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from registry.errors import VoiceCtlError
 
 # Relative names under the namespace that other writers own (DESIGN.md live-state table).
 PROTECTED_PARAMETERS = ("rollout/phase", "variant_overrides")
-PROTECTED_PREFIXES = ("overrides/", "approvals/", "deprecations/", "rollout/")
+PROTECTED_PREFIXES = ("overrides/", "approvals/", "deprecations/", "rollout/", "reverts/")
 MAX_VALUE_PATHS = 25  # beyond this many changed JSON paths the rest is summarised, to keep the plan readable
 PENDING_SUBSCRIPTION = "PendingConfirmation"
 
@@ -260,9 +260,14 @@ def _tag_changes(seen: Mapping[str, str], desired: Mapping[str, str]) -> list[Fi
 def diff(plan: Plan, observed: ObservedState) -> list[Change]:
     """The changes that take `observed` to `plan`, in the order apply must write them.
 
-    Topics first (alarms name their ARNs), then alarms, then the single registry parameter (one atomic put, so
-    a runtime reads either the old registry or the new one), deletions last: alarms before the topics they
-    may notify. Within a group, resources are sorted by name, so the same inputs give the same list.
+    Topics first (alarms name their ARNs), then the alarms leaving the file, then the single registry parameter
+    (one atomic put, so a runtime reads either the old registry or the new one), then the alarms created or
+    updated, deleted topics last. The order leaves no blind window: the revert handler knows an alarm only from
+    the registry parameter, and an alarm that exists while the parameter does not name it would fire into a
+    handler that rejects it (CloudWatch never fires it again while it stays in ALARM). So an alarm is deleted
+    before the parameter stops naming it and created only after the parameter names it, and an apply stopped
+    anywhere leaves every existing alarm known. Within a group, resources are sorted by name, so the same inputs
+    give the same list.
     """
     for spec in plan.parameters:
         if is_protected_parameter(plan.namespace, spec.name):
@@ -272,17 +277,17 @@ def diff(plan: Plan, observed: ObservedState) -> list[Change]:
     for topic in sorted(plan.topics, key=lambda t: t.name):
         if (c := _topic_change(topic, observed.topics.get(topic.name), plan)) is not None:
             changes.append(c)
-    for alarm in sorted(plan.alarms, key=lambda a: a.name):
-        if (c := _alarm_change(alarm, observed.alarms.get(alarm.name), plan)) is not None:
-            changes.append(c)
-    for param in sorted(plan.parameters, key=lambda p: p.name):
-        if (c := _parameter_change(param, observed.parameters.get(param.name), plan)) is not None:
-            changes.append(c)
     wanted_alarms = {a.name for a in plan.alarms}
     wanted_topics = {t.name for t in plan.topics}
     for name, seen_alarm in sorted(observed.alarms.items()):
         if name not in wanted_alarms and owned(seen_alarm.tags, plan.namespace):
             changes.append(Change(Kind.ALARM, Action.DELETE, name, (), None, seen_alarm))
+    for param in sorted(plan.parameters, key=lambda p: p.name):
+        if (c := _parameter_change(param, observed.parameters.get(param.name), plan)) is not None:
+            changes.append(c)
+    for alarm in sorted(plan.alarms, key=lambda a: a.name):
+        if (c := _alarm_change(alarm, observed.alarms.get(alarm.name), plan)) is not None:
+            changes.append(c)
     for name, seen_topic in sorted(observed.topics.items()):
         if name not in wanted_topics and owned(seen_topic.tags, plan.namespace):
             changes.append(Change(Kind.TOPIC, Action.DELETE, name, (), None, seen_topic))

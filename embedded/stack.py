@@ -31,7 +31,7 @@ from control_plane.alarms.handler import HandlerConfig
 from control_plane.alarms.local import LocalAlarmRunner, TickOutcome, in_process_handler
 from control_plane.alarms.samples import Sample as AlarmSample
 from control_plane.alarms.states import AlarmState
-from control_plane.apply import execute, observe, resolve_target, steps_for
+from control_plane.apply import execute, observe, resolve_target, steps_for, still_pending
 from control_plane.aws.live_store import put_record
 from control_plane.aws.metrics_source import Sample as GateSample
 from control_plane.aws.metrics_source import SampleMetricSource
@@ -111,7 +111,7 @@ def apply_registry(clients: Clients, registry: Registry) -> list[str]:
     target = resolve_target(clients)
     plan = compile_plan(registry, target)
     changes = diff(plan, observe(clients, plan, target))
-    return execute(clients, steps_for(changes, target, plan.tags)).applied
+    return execute(clients, steps_for(changes, target, plan.tags), pending=still_pending(clients, plan, target)).applied
 
 
 def _lognormal(p50_ms: float, p95_ms: float) -> Any:

@@ -79,11 +79,14 @@ class AwsError(VoiceCtlError):
 
 
 class PartialApply(VoiceCtlError):
-    """apply stopped part-way; `applied` and `pending` say exactly what was and was not written."""
+    """apply stopped part-way; `applied` and `pending` say exactly what was and was not written, `uncertain`
+    the failed call when AWS could not be re-read to tell whether it landed."""
 
     exit_code = 5
 
-    def __init__(self, message: str, *, applied: Sequence[str], pending: Sequence[str], hint: str) -> None:
+    def __init__(self, message: str, *, applied: Sequence[str], pending: Sequence[str], hint: str,
+                 uncertain: Sequence[str] = ()) -> None:
         super().__init__(message, hint=hint)
         self.applied = list(applied)
         self.pending = list(pending)
+        self.uncertain = list(uncertain)

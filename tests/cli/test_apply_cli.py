@@ -248,11 +248,11 @@ def test_failed_call_exits_5_listing_applied_and_pending_then_rerun_converges(ha
     harness.fail_write = 4
     code, _, err = harness.run("apply", str(EXAMPLE), "--yes")
     assert code == 5
-    assert "apply stopped at 'create alarm VoiceM2_Error_Rate_Breach'" in err
+    assert "apply stopped at 'create alarm VoiceM2_Bedrock_Error_Spike'" in err
     assert err.count("  applied: ") == 3
-    assert "  applied: create alarm VoiceM2_Bedrock_Error_Spike" in err
+    assert f"  applied: create parameter {NS}/registry" in err
     assert err.count("  NOT applied: ") == 4
-    assert f"  NOT applied: create parameter {NS}/registry" in err
+    assert "  NOT applied: create alarm VoiceM2_Bedrock_Error_Spike" in err
     assert f"rerun voicectl apply {EXAMPLE}: it converges" in err
     harness.fail_write = None
     code, out, _ = harness.run("apply", str(EXAMPLE), "--yes")
@@ -268,7 +268,7 @@ def test_apply_json_reports_the_write_calls(harness: Harness) -> None:
     doc = json.loads(out)
     assert doc["write_calls"] == 7
     assert doc["summary"] == {"create": 7, "update": 0, "delete": 0}
-    assert doc["applied"][-1] == f"create parameter {NS}/registry"
+    assert doc["applied"][2] == f"create parameter {NS}/registry"  # before any alarm exists
     code, out, _ = harness.run("apply", str(EXAMPLE), "--yes", "--json")
     assert json.loads(out)["write_calls"] == 0
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from moto.moto_api._internal.models import moto_api_backend
 
-from control_plane.apply import Step, execute, observe, resolve_target, steps_for
+from control_plane.apply import Step, execute, observe, resolve_target, steps_for, still_pending
 from control_plane.compiler import OWNER_TAG, AwsTarget, Plan, compile_plan
 from control_plane.diff import (
     PENDING_SUBSCRIPTION,
@@ -65,7 +65,7 @@ def apply_registry(clients: RecordingClients, registry: Registry) -> tuple[Plan,
     target = resolve_target(clients)
     plan = compile_plan(registry, target)
     steps = steps_for(diff(plan, observe(clients, plan, target)), target, plan.tags)
-    execute(clients, steps)
+    execute(clients, steps, pending=still_pending(clients, plan, target))
     return plan, steps
 
 
@@ -84,13 +84,12 @@ def test_first_apply_writes_in_order_then_second_apply_writes_nothing(aws: None,
     clients = RecordingClients(region="us-east-1")
     _, steps = apply_registry(clients, registry)
     assert [s.description for s in steps] == [
-        "create topic voice-m2-engineering", "create topic voice-m2-oncall",
+        "create topic voice-m2-engineering", "create topic voice-m2-oncall", f"create parameter {NS}/registry",
         "create alarm VoiceM2_Bedrock_Error_Spike", "create alarm VoiceM2_Error_Rate_Breach",
         "create alarm VoiceM2_P95_Breach", "create alarm VoiceM2_TTFA_Regression",
-        f"create parameter {NS}/registry",
     ]
-    assert clients.writes == [("sns", "CreateTopic")] * 2 + [("cloudwatch", "PutMetricAlarm")] * 4 + [
-        ("ssm", "PutParameter")]
+    assert clients.writes == [("sns", "CreateTopic")] * 2 + [("ssm", "PutParameter")] + [
+        ("cloudwatch", "PutMetricAlarm")] * 4
     again = RecordingClients(region="us-east-1")
     _, steps = apply_registry(again, registry)
     assert steps == []
@@ -116,8 +115,8 @@ def test_changed_file_updates_exactly_what_changed(aws: None, registry: Registry
     _, steps = apply_registry(clients, changed(registry))
     assert [s.description for s in steps] == [
         "set display name of topic voice-m2-oncall", "create topic voice-m2-status",
-        "update alarm VoiceM2_P95_Breach", f"update parameter {NS}/registry",
-        "delete alarm VoiceM2_TTFA_Regression",
+        "delete alarm VoiceM2_TTFA_Regression", f"update parameter {NS}/registry",
+        "update alarm VoiceM2_P95_Breach",
     ]
     assert pending_changes(clients, changed(registry)) == []
     alarm = clients.cloudwatch.describe_alarms(AlarmNames=["VoiceM2_P95_Breach"])["MetricAlarms"][0]
@@ -198,7 +197,8 @@ def test_access_denied_on_a_write_names_the_permission(aws: None, registry: Regi
     with pytest.raises(PartialApply) as info:
         apply_registry(clients, registry)
     assert "cloudwatch:PutMetricAlarm" in info.value.message
-    assert info.value.applied == ["create topic voice-m2-engineering", "create topic voice-m2-oncall"]
+    assert info.value.applied == ["create topic voice-m2-engineering", "create topic voice-m2-oncall",
+                                  f"create parameter {NS}/registry"]
     assert info.value.pending[0] == "create alarm VoiceM2_Bedrock_Error_Spike"
     assert info.value.hint is not None
     assert "grant the caller permission for cloudwatch:PutMetricAlarm" in info.value.hint
@@ -275,13 +275,14 @@ def test_a_failure_at_every_call_read_or_write_converges_on_rerun(registry: Regi
 
 
 def test_partial_apply_lists_are_the_step_descriptions(aws: None, registry: Registry) -> None:
-    faulty = RecordingClients(region="us-east-1", fail_write=3)
+    faulty = RecordingClients(region="us-east-1", fail_write=4)
     with pytest.raises(PartialApply) as info:
         apply_registry(faulty, registry)
-    assert info.value.applied == ["create topic voice-m2-engineering", "create topic voice-m2-oncall"]
+    assert info.value.applied == ["create topic voice-m2-engineering", "create topic voice-m2-oncall",
+                                  f"create parameter {NS}/registry"]
     assert info.value.pending == [
         "create alarm VoiceM2_Bedrock_Error_Spike", "create alarm VoiceM2_Error_Rate_Breach",
-        "create alarm VoiceM2_P95_Breach", "create alarm VoiceM2_TTFA_Regression", f"create parameter {NS}/registry"]
+        "create alarm VoiceM2_P95_Breach", "create alarm VoiceM2_TTFA_Regression"]
     assert "create alarm VoiceM2_Bedrock_Error_Spike" in info.value.message
 
 

@@ -84,14 +84,14 @@ def with_parameter(state: ObservedState, name: str, **changes: Any) -> ObservedS
     return replace(state, parameters=params)
 
 
-def test_nothing_there_creates_topics_then_alarms_then_the_registry(plan: Plan) -> None:
+def test_nothing_there_creates_topics_then_the_registry_then_alarms(plan: Plan) -> None:
+    # The registry names each alarm before it exists, so the revert handler never meets an alarm it rejects.
     changes = diff(plan, ObservedState())
     assert [c.action for c in changes] == [Action.CREATE] * 7
     assert [(c.kind, c.name) for c in changes] == [
-        (Kind.TOPIC, "voice-m2-engineering"), (Kind.TOPIC, "voice-m2-oncall"),
+        (Kind.TOPIC, "voice-m2-engineering"), (Kind.TOPIC, "voice-m2-oncall"), (Kind.PARAMETER, f"{NS}/registry"),
         (Kind.ALARM, "VoiceM2_Bedrock_Error_Spike"), (Kind.ALARM, "VoiceM2_Error_Rate_Breach"),
         (Kind.ALARM, "VoiceM2_P95_Breach"), (Kind.ALARM, "VoiceM2_TTFA_Regression"),
-        (Kind.PARAMETER, f"{NS}/registry"),
     ]
     assert summary(changes) == {"create": 7, "update": 0, "delete": 0}
     p95 = next(c for c in changes if c.name == "VoiceM2_P95_Breach")
@@ -168,15 +168,15 @@ def test_alarm_without_owner_tag_is_adopted_by_tagging_only(plan: Plan) -> None:
     assert [(f.field, f.old, f.new) for f in change.fields] == [(f"tags.{OWNER_TAG}", None, NS)]
 
 
-def test_owned_alarm_missing_from_file_is_deleted_after_the_registry(plan: Plan) -> None:
+def test_owned_alarm_missing_from_file_is_deleted_before_the_registry_stops_naming_it(plan: Plan) -> None:
     state = in_sync(plan)
     old = ObservedAlarm("VoiceM2_Old", as_described({**plan.alarms[0].args, "AlarmName": "VoiceM2_Old"}), OWNED)
     state = replace(state, alarms={**state.alarms, "VoiceM2_Old": old})
     state = with_parameter(state, f"{NS}/registry", description="stale")
     changes = diff(plan, state)
     assert [(c.kind, c.action, c.name) for c in changes] == [
-        (Kind.PARAMETER, Action.UPDATE, f"{NS}/registry"), (Kind.ALARM, Action.DELETE, "VoiceM2_Old")]
-    assert changes[-1].observed is old and changes[-1].desired is None
+        (Kind.ALARM, Action.DELETE, "VoiceM2_Old"), (Kind.PARAMETER, Action.UPDATE, f"{NS}/registry")]
+    assert changes[0].observed is old and changes[0].desired is None
 
 
 @pytest.mark.parametrize("tags", [

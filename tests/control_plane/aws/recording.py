@@ -23,20 +23,28 @@ def is_write(operation: str) -> bool:
 @dataclass
 class RecordingClients(Clients):
     """Clients whose calls land in `calls` as (service, operation); `fail_write` = N makes the Nth write fail
-    with `fail_code`; `fail_call` = N fails the Nth call of any kind; `fail_operation` every call of that one."""
+    with `fail_code`; `fail_call` = N fails the Nth call of any kind; `fail_operation` every call of that one;
+    `lose_write` = N lets the Nth write land and then loses its response (a timeout after AWS acted)."""
 
     calls: list[tuple[str, str]] = field(default_factory=list)
     fail_write: int | None = None
     fail_operation: str | None = None
     fail_call: int | None = None
     fail_code: str = "InternalFailure"
+    lose_write: int | None = None
 
     def client(self, service: str) -> Any:
         fresh = service not in self._cache
         made = super().client(service)
         if fresh:
             made.meta.events.register("before-call.*.*", self._hook(service))
+            made.meta.events.register("after-call.*.*", self._after)
         return made
+
+    def _after(self, model: Any, **_: Any) -> None:
+        if is_write(model.name) and self.lose_write is not None and self.lose_write == len(self.writes):
+            self.lose_write = None  # once: the rerun must go through
+            raise ClientError({"Error": {"Code": "RequestTimeout", "Message": "injected: response lost"}}, model.name)
 
     def _hook(self, service: str) -> Any:
         def before_call(model: Any, **_: Any) -> None:
