@@ -1,6 +1,6 @@
 """The revert Lambda: alarm -> override parameters, notification, CodeDeploy stop. Its IAM is the point here:
-it may write only the namespace's automated overrides, read only the namespace, publish only to its topics and
-stop only its own deployment group's deployments."""
+it may write only the namespace's automated overrides and its own ledger (reverts/*, which it also prunes), read
+only the namespace, publish only to its topics and stop only its own deployment group's deployments."""
 
 from __future__ import annotations
 
@@ -77,7 +77,9 @@ class RevertFunction(Construct):
                 on_failure=lambda_.CfnEventInvokeConfig.OnFailureProperty(
                     destination=topics[failed_to].topic_arn)) if failed_to else None)
         overrides = arns.parameter(f"{ns}/overrides/*")
-        self.handler.allow(["ssm:PutParameter"], [overrides])
+        ledger = arns.parameter(f"{ns}/reverts/*")
+        self.handler.allow(["ssm:PutParameter"], [overrides, ledger])
+        self.handler.allow(["ssm:DeleteParameters"], [ledger])
         self.handler.allow(["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
                            arns.parameter_tree(ns))
         if topics:
@@ -94,6 +96,9 @@ class RevertFunction(Construct):
         acknowledge(policy, f"AwsSolutions-IAM5[Resource::{NAG_ARNS.parameter(f'{ns}/overrides/*')}]",
                     "one override parameter per variant, named by the registry; `voicectl apply` may add an "
                     "alarm reverting another variant without a redeploy, and the revert must not fail then")
+        acknowledge(policy, f"AwsSolutions-IAM5[Resource::{NAG_ARNS.parameter(f'{ns}/reverts/*')}]",
+                    "the revert handler's ledger: one parameter per alarm transition and attempt (claimed with "
+                    "Overwrite=False so concurrent deliveries run each effect once), old ones deleted")
         for resource in NAG_ARNS.parameter_tree(ns)[1:]:
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]",
                         "the revert handler reads the namespace's live state (registry, phase, overrides) "

@@ -105,7 +105,8 @@ def test_revert_iam_is_scoped_to_the_namespace_topics_and_deployment_group(synth
     template = synthesized.control
     by_action = revert_statements(synthesized)
     param = f"arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter{NS}"
-    assert by_action["ssm:PutParameter"] == [f"{param}/overrides/*"]
+    assert sorted(by_action["ssm:PutParameter"]) == [f"{param}/overrides/*", f"{param}/reverts/*"]
+    assert by_action["ssm:DeleteParameters"] == [f"{param}/reverts/*"]  # the ledger's old entries only
     for action in ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"):
         assert sorted(by_action[action]) == [param, f"{param}/*"]
     topics = sorted(f"<{logical_id(template, 'AWS::SNS::Topic', TopicName=t)}>"
@@ -118,7 +119,8 @@ def test_revert_iam_is_scoped_to_the_namespace_topics_and_deployment_group(synth
     everything = [r for resources in by_action.values() for r in resources]
     assert "*" not in everything
     assert not [a for a in by_action if a.endswith("*")], "no wildcard actions"
-    assert set(by_action) == {"logs:CreateLogStream", "logs:PutLogEvents", "ssm:PutParameter", "ssm:GetParameter",
+    assert set(by_action) == {"logs:CreateLogStream", "logs:PutLogEvents", "ssm:PutParameter", "ssm:DeleteParameters",
+                              "ssm:GetParameter",
                               "ssm:GetParameters", "ssm:GetParametersByPath", "sns:Publish", "kms:GenerateDataKey",
                               "kms:Decrypt", "codedeploy:StopDeployment", "codedeploy:ListDeployments",
                               "codedeploy:GetDeployment"}
