@@ -168,14 +168,8 @@ def put_override(ssm: Any, namespace: str, record: OverrideRecord) -> int:
 
 def get_value(ssm: Any, name: str) -> str | None:
     """The value of one parameter, or None if it does not exist."""
-    try:
-        with aws_call("ssm:GetParameter"):
-            response = ssm.get_parameter(Name=name, WithDecryption=True)
-    except Exception as exc:
-        if error_code(exc.__cause__ or exc) == "ParameterNotFound":
-            return None
-        raise
-    return str(response["Parameter"]["Value"])
+    found = get_parameter(ssm, name)
+    return found.value if found else None
 
 
 def delete_parameter(ssm: Any, name: str) -> bool:

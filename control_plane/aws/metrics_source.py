@@ -154,14 +154,7 @@ def metric_source(spec: str, clients: Any) -> MetricSource:
 
 def alarm_states(cloudwatch: Any, names: Sequence[str]) -> dict[str, str | None]:
     """StateValue of each named alarm (OK, ALARM, INSUFFICIENT_DATA), None for an alarm that does not exist."""
-    states: dict[str, str | None] = dict.fromkeys(names)
-    for start in range(0, len(names), 100):  # DescribeAlarms takes at most 100 names
-        with aws_call("cloudwatch:DescribeAlarms"):
-            paginator = cloudwatch.get_paginator("describe_alarms")
-            for page in paginator.paginate(AlarmNames=list(names[start:start + 100]), AlarmTypes=["MetricAlarm"]):
-                for alarm in page.get("MetricAlarms", []):
-                    states[alarm["AlarmName"]] = alarm["StateValue"]
-    return states
+    return {name: snapshot.state if snapshot else None for name, snapshot in alarm_snapshots(cloudwatch, names).items()}
 
 
 def alarm_snapshots(cloudwatch: Any, names: Sequence[str]) -> dict[str, AlarmSnapshot | None]:
