@@ -39,10 +39,10 @@ from typing import Literal
 from control_plane.alarms.reasons import reason_data, reason_text
 from control_plane.alarms.samples import Dimensions, MetricKey, Sample, SampleStore, dimensions_key
 from control_plane.alarms.states import AlarmState
-from control_plane.alarms.statistics import aggregate, check_statistic, low_sample_count
+from control_plane.alarms.statistics import aggregate, check_statistic, low_sample_count, percentile_of_slots
 from registry.detection import cadence
 from registry.model import Comparison, MissingData, Registry
-from registry.statistics import SIMPLE_STATISTICS
+from registry.statistics import SIMPLE_STATISTICS, parse_statistic
 
 INITIAL_REASON = "Unchecked: Initial alarm creation"
 Window = Literal["sliding", "wall_clock"]
@@ -92,6 +92,12 @@ class AlarmDefinition:
     @property
     def extended(self) -> bool:
         return self.statistic not in SIMPLE_STATISTICS
+
+    @property
+    def percentile(self) -> bool:
+        """A pNN statistic (the sliding window's costly case)."""
+        stat = parse_statistic(self.statistic)
+        return stat is not None and stat.kind == "p"
 
     @property
     def evaluation_range(self) -> int:
@@ -176,12 +182,21 @@ DatapointCache = dict[tuple[str, float], Datapoint]
 
 def datapoint(alarm: AlarmDefinition, store: SampleStore, start: float) -> Datapoint:
     """The datapoint of the period [start, start + period)."""
-    values = store.values(alarm.key, start, start + alarm.period)
-    value = aggregate(values, alarm.statistic) if values else None
+    end = start + alarm.period
+    if alarm.percentile and start % alarm.cadence == 0 and alarm.period % alarm.cadence == 0:
+        # The sliding window shifts every period each evaluation: select from per-step sorted slots (the store
+        # keeps them) rather than sort the whole period again.
+        slots = store.sorted_slots(alarm.key, start, end, alarm.cadence)
+        count = sum(len(s) for s in slots)
+        value = percentile_of_slots(slots, alarm.statistic)
+    else:
+        values = store.values(alarm.key, start, end)
+        count = len(values)
+        value = aggregate(values, alarm.statistic) if values else None
     if value is None:
-        return Datapoint(start, None, len(values), None)
-    return Datapoint(start, value, len(values), breaches(value, alarm.comparison, alarm.threshold),
-                     low_sample_count(alarm.statistic, len(values)))
+        return Datapoint(start, None, count, None)
+    return Datapoint(start, value, count, breaches(value, alarm.comparison, alarm.threshold),
+                     low_sample_count(alarm.statistic, count))
 
 
 def datapoints(alarm: AlarmDefinition, store: SampleStore, now: float,
