@@ -209,7 +209,6 @@ class NovaSonicStream:
         """One input frame of the request body: a `chunk` whose `bytes` are one input event's JSON."""
         if self.failed:
             return
-        self._touch()
         if event_type != "chunk":
             await self.refuse(f"Invalid input: unknown event type {event_type!r} (only chunk)")
             return
@@ -223,6 +222,9 @@ class NovaSonicStream:
 
     async def on_input(self, event: Any) -> None:
         """Handle one decoded input event."""
+        if self.failed:
+            return
+        self._touch()
         parsed = rules.event_of(event)
         if isinstance(parsed, str):
             await self.refuse(parsed)
@@ -408,19 +410,27 @@ class NovaSonicStream:
                 elif index == 0 and number == 0:
                     await asyncio.sleep(0)  # let the server write the first audio (the TTFA) before the rest
                     self.hold()  # the rest of the reply goes out as one burst
+            early = self.behaviour.final_text == "early"
+            if early:
+                await self._text_block("ASSISTANT", "FINAL", text, "END_TURN" if last else "PARTIAL_TURN")
             self._open_audio = None
             await self.emit("contentEnd", {"contentId": audio_id, "type": "AUDIO", "role": "ASSISTANT",
                                            "stopReason": "END_TURN" if last else "PARTIAL_TURN"})
             await self.usage_event()
             played += len(pcm) / 2 / rate
-            finals.append((played, text))
+            if not early:
+                finals.append((played, text))
         await self.flush()
         await self._finals(finals, len(parts))
+        # The reply lasts until it has been played: speech before then is a barge-in.
+        await asyncio.sleep(max(0.0, self._playback_end - loop.time()))
 
     async def _finals(self, finals: list[tuple[float, str]], count: int) -> None:
         """Each segment's FINAL text once it has been played (by playback time from the first audio)."""
         loop = asyncio.get_running_loop()
-        total = finals[-1][0] if finals else 0.0
+        if not finals:
+            return
+        total = finals[-1][0]
         for index, (played_to, text) in enumerate(finals):
             due = self._playback_end - (total - played_to) / self.behaviour.playback_speed
             await asyncio.sleep(max(0.0, due - loop.time()))
