@@ -216,7 +216,7 @@ async def test_a_reply_comes_in_sentence_segments_with_the_last_audio_ending_bef
 
 
 async def test_the_final_text_waits_for_playback_time_even_when_the_audio_was_sent_in_a_burst() -> None:
-    stream, wire = await opened(Behaviour(latency=Latency(median_ms=1), reply_audio_ms=600))
+    stream, _ = await opened(Behaviour(latency=Latency(median_ms=1), reply_audio_ms=600))
     loop = asyncio.get_running_loop()
     await stream.on_input(audio(SPEECH + silence(1500, 16_000)))
     started = loop.time()
