@@ -41,6 +41,10 @@ class BackendSettings:
     nova_usage_grace_ms: int = 250
     nova_tools: tuple[str, ...] = ()  # built-in tools offered to Nova Sonic (adapters.tools.BUILTIN_TOOLS)
     crt_connections: int = 8  # HTTP/2 connections per smithy client kind (all on one shared CRT event loop)
+    # The two hooks on private SDK names (docs/backends.md has their measured gains): TCP_NODELAY on the CRT's
+    # sockets, and the direct serializer of Nova Sonic's input chunks. Off only to measure them.
+    crt_nodelay: bool = True
+    nova_plain_input: bool = True
     nova_handover_seconds: float = 420.0  # hand a conversation to a fresh stream before the 8-minute limit
     turn_timeout_seconds: float = 15.0  # no output for this long fails the turn
     llm_model_id: str = "us.anthropic.claude-sonnet-4-6-v1:0"

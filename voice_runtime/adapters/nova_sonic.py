@@ -99,43 +99,11 @@ class NovaSonicProtocol(FramedRestJsonProtocol):
         {InvokeModelWithBidirectionalStreamInputChunk: input_chunk})
 
 
-@dataclass
-class ReplyProgress:
-    """How far one turn's reply has got, from its content blocks (pure bookkeeping).
+class NovaSonicFramedProtocol(FramedRestJsonProtocol):
+    """NovaSonicProtocol without the direct input serializer (the SDK's own serializes every input event): only
+    for measuring what that hook on the SDK publisher's private `_serializer` gains."""
 
-    The service speaks a reply in sentence segments: per segment a SPECULATIVE text block, an AUDIO block (ended
-    PARTIAL_TURN, or END_TURN on the last) and, once the segment has been played, a FINAL text block of what was
-    said. The last AUDIO END_TURN comes before the last FINAL text, but either order is read the same: the reply is
-    complete when its audio has ended and every segment announced has its FINAL text.
-    """
-
-    speculative: int = 0
-    finals: int = 0
-    audio_done: bool = False
-    audio_bytes: int = 0
-    first_audio_at: float | None = None
-
-    def heard(self, nbytes: int, now: float) -> None:
-        if self.first_audio_at is None:
-            self.first_audio_at = now
-        self.audio_bytes += nbytes
-
-    def ended(self, kind: str, stage: str, stop_reason: str) -> None:
-        if kind == "AUDIO" and stop_reason == "END_TURN":
-            self.audio_done = True
-        elif kind == "TEXT" and stage == "SPECULATIVE":
-            self.speculative += 1
-        elif kind == "TEXT":
-            self.finals += 1
-
-    @property
-    def complete(self) -> bool:
-        return self.audio_done and self.finals >= self.speculative
-
-    def played_by(self) -> float:
-        """When the audio relayed so far has been played (24 kHz s16le from the first audio)."""
-        start = self.first_audio_at if self.first_audio_at is not None else 0.0
-        return start + self.audio_bytes / (ev.OUTPUT_RATE * 2)
+    fast_events: ClassVar[Mapping[str, FastDecoder]] = NovaSonicProtocol.fast_events
 
 
 def handover_due(opened_at: float, now: float, limit_seconds: float) -> bool:
@@ -196,9 +164,10 @@ class NovaSonicAdapter:
         index = shard % max(1, self.settings.crt_connections)
         async with self._client_lock:
             if index not in self._clients:
-                overrides: dict[str, Any] = {"region": self.settings.region,
-                                             "transport": crt_client(self.settings.emulator_ca_file),
-                                             "protocol": NovaSonicProtocol}
+                protocol = NovaSonicProtocol if self.settings.nova_plain_input else NovaSonicFramedProtocol
+                overrides: dict[str, Any] = {"region": self.settings.region, "protocol": protocol,
+                                             "transport": crt_client(self.settings.emulator_ca_file,
+                                                                     nodelay=self.settings.crt_nodelay)}
                 if url := self.settings.endpoint("bedrock"):
                     overrides["endpoint_uri"] = url
                 if resolver := credentials_resolver():
@@ -237,7 +206,7 @@ class NovaSonicSession:
         self._heard = False
         self._pending_usage: list[Usage] = []
         self._retired: set[asyncio.Task[None]] = set()
-        self._reply = ReplyProgress()
+        self._reply = ev.ReplyProgress()
         self._ending: asyncio.TimerHandle | None = None  # the turn's end, waiting for FINAL texts or usage
         self._awaiting_usage = False  # the reply is complete; its usage event ends the turn
 
@@ -490,7 +459,7 @@ class NovaSonicSession:
         self._turn_seq += 1
         self._voiced = False  # has this turn's reply produced audio yet?
         self._heard = False  # has the model transcribed this turn's speech yet?
-        self._reply = ReplyProgress()
+        self._reply = ev.ReplyProgress()
         self._cancel_ending()
         try:
             self._user_speaking = True
