@@ -70,3 +70,23 @@ def test_an_equivalent_of_awss_console_sample_completes_three_turns_with_a_tool_
     assert log.violation is None and log.interruptions == 1
     assert log.tools_offered == ["getDateAndTimeTool", "trackOrderTool"] and len(log.tool_results) == 1
     assert log.names[-3:] == ["contentEnd", "promptEnd", "sessionEnd"]
+
+
+def test_pipecats_nova_sonic_service_completes_three_turns_with_a_tool_and_a_barge_in(
+        emulator: EmulatorServer) -> None:
+    seen = run_client("pipecat", "pipecat_conversation.py", emulator)
+    spoken = [(m["role"], m["content"]) for m in seen["messages"]
+              if m["role"] in ("user", "assistant") and not m["tool_calls"]]
+    # pipecat's context alternates user / assistant, one assistant message per reply (with every audio block
+    # ended PARTIAL_TURN, pipecat once put all three replies in one message)
+    assert [role for role, _ in spoken] == ["user", "assistant"] * 3
+    assert [text for role, text in spoken if role == "user"] == [f"(emulated speech, turn {n})" for n in (1, 2, 3)]
+    assert spoken[1][1] == "Here is the answer you asked for.Anything more?"  # turn 1's reply only
+    assert spoken[5][1].startswith("I looked that up") and "2026-12-04" in spoken[5][1]
+    # the tool call and its result are in the context (pipecat files them when it runs the function, which is
+    # when it also hands the user's transcript upstream: they land just before the third user message)
+    roles = [m["role"] for m in seen["messages"]]
+    assert roles.count("tool") == 1 and sum(m["tool_calls"] for m in seen["messages"]) == 1
+    assert seen["tool_calls"] == [{}] and seen["interruptions"] >= 1  # pipecat cleared the talked-over audio
+    [log] = emulator.emulators.nova.streams
+    assert log.violation is None and log.interruptions == 1 and len(log.tool_results) == 1
