@@ -32,10 +32,10 @@ import sys
 import uuid
 from array import array
 
-from awscrt import io as crt_io
 from aws_sdk_bedrock_runtime.client import BedrockRuntimeClient, InvokeModelWithBidirectionalStreamOperationInput
 from aws_sdk_bedrock_runtime.config import Config
 from aws_sdk_bedrock_runtime.models import BidirectionalInputPayloadPart, InvokeModelWithBidirectionalStreamInputChunk
+from awscrt import io as crt_io
 from smithy_aws_core.identity.environment import EnvironmentCredentialsResolver
 from smithy_http.aio.crt import AWSCRTHTTPClient
 
@@ -55,7 +55,7 @@ class EmulatorTrust(AWSCRTHTTPClient):
             options.override_default_trust_store(pem.read())
         self._tls_ctx = crt_io.ClientTlsContext(options)
 
-    def __deepcopy__(self, memo: dict) -> "EmulatorTrust":
+    def __deepcopy__(self, memo: dict) -> EmulatorTrust:
         # The SDK deep-copies its config, transport included; a copied CRT TLS context does not connect.
         return EmulatorTrust(self._ca_file)
 
@@ -85,8 +85,9 @@ class Conversation:
         self.speculative = False
         self.barge_in = False
         self.tool_use: dict = {}
-        self.seen: dict = {"user": [], "assistant": [], "assistant_final": [], "barge_ins": 0, "tool_results": [], "audio_bytes": 0,
-                           "errors": [], "dropped_audio_bytes": 0}
+        self.seen: dict = {"user": [], "assistant": [], "assistant_final": [], "barge_ins": 0, "tool_results": [],
+                           "audio_bytes": 0, "errors": [], "dropped_audio_bytes": 0}
+        self.tool_tasks: set[asyncio.Task] = set()  # the sample keeps its pending tool tasks too
         self.playback: list[bytes] = []
         self.stream = None
 
@@ -171,7 +172,9 @@ class Conversation:
             elif "toolUse" in data:
                 self.tool_use = data["toolUse"]
             elif "contentEnd" in data and data["contentEnd"].get("type") == "TOOL":
-                asyncio.create_task(self.answer_tool(dict(self.tool_use)))
+                task = asyncio.create_task(self.answer_tool(dict(self.tool_use)))
+                self.tool_tasks.add(task)
+                task.add_done_callback(self.tool_tasks.discard)
 
     async def answer_tool(self, use: dict) -> None:
         if use["toolName"].lower() == "getdateandtimetool":

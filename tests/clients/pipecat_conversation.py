@@ -18,9 +18,9 @@ import sys
 from array import array
 from typing import Any
 
-from awscrt import io as crt_io
 from aws_sdk_bedrock_runtime.client import BedrockRuntimeClient
 from aws_sdk_bedrock_runtime.config import Config
+from awscrt import io as crt_io
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import (
@@ -39,8 +39,8 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.services.aws.nova_sonic.llm import AWSNovaSonicLLMService
 from pipecat.services.llm_service import FunctionCallParams
 from pipecat.workers.runner import WorkerRunner
-from smithy_aws_core.identity.static import StaticCredentialsResolver
 from smithy_aws_core.auth.sigv4 import SigV4AuthScheme
+from smithy_aws_core.identity.static import StaticCredentialsResolver
 from smithy_core.shapes import ShapeID
 from smithy_http.aio.crt import AWSCRTHTTPClient
 
