@@ -35,29 +35,12 @@ from array import array
 from aws_sdk_bedrock_runtime.client import BedrockRuntimeClient, InvokeModelWithBidirectionalStreamOperationInput
 from aws_sdk_bedrock_runtime.config import Config
 from aws_sdk_bedrock_runtime.models import BidirectionalInputPayloadPart, InvokeModelWithBidirectionalStreamInputChunk
-from awscrt import io as crt_io
+from emulator_trust import EmulatorTrust  # the script's own folder (run as a script)
 from smithy_aws_core.identity.environment import EnvironmentCredentialsResolver
-from smithy_http.aio.crt import AWSCRTHTTPClient
 
 INPUT_RATE = 16_000
 CHUNK_FRAMES = 1024  # the sample's CHUNK_SIZE
 MODEL_ID = "amazon.nova-2-sonic-v1:0"
-
-
-class EmulatorTrust(AWSCRTHTTPClient):
-    """The SDK's own CRT transport, trusting the emulator's certificate instead of the system store."""
-
-    def __init__(self, ca_file: str) -> None:
-        super().__init__()
-        self._ca_file = ca_file
-        options = crt_io.TlsContextOptions()
-        with open(ca_file, "rb") as pem:
-            options.override_default_trust_store(pem.read())
-        self._tls_ctx = crt_io.ClientTlsContext(options)
-
-    def __deepcopy__(self, memo: dict) -> EmulatorTrust:
-        # The SDK deep-copies its config, transport included; a copied CRT TLS context does not connect.
-        return EmulatorTrust(self._ca_file)
 
 
 def tone(ms: int) -> bytes:

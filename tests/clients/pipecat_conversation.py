@@ -20,7 +20,7 @@ from typing import Any
 
 from aws_sdk_bedrock_runtime.client import BedrockRuntimeClient
 from aws_sdk_bedrock_runtime.config import Config
-from awscrt import io as crt_io
+from emulator_trust import EmulatorTrust  # the script's own folder (run as a script)
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import (
@@ -42,25 +42,9 @@ from pipecat.workers.runner import WorkerRunner
 from smithy_aws_core.auth.sigv4 import SigV4AuthScheme
 from smithy_aws_core.identity.static import StaticCredentialsResolver
 from smithy_core.shapes import ShapeID
-from smithy_http.aio.crt import AWSCRTHTTPClient
 
 RATE = 16_000
 FRAME_MS = 20
-
-
-class EmulatorTrust(AWSCRTHTTPClient):
-    """The SDK's CRT transport trusting the emulator's certificate (deep copies keep it: the SDK copies configs)."""
-
-    def __init__(self, ca_file: str) -> None:
-        super().__init__()
-        self._ca_file = ca_file
-        options = crt_io.TlsContextOptions()
-        with open(ca_file, "rb") as pem:
-            options.override_default_trust_store(pem.read())
-        self._tls_ctx = crt_io.ClientTlsContext(options)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> EmulatorTrust:
-        return EmulatorTrust(self._ca_file)
 
 
 class EmulatorNovaSonic(AWSNovaSonicLLMService):
