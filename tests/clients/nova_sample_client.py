@@ -27,26 +27,19 @@ import asyncio
 import base64
 import datetime
 import json
-import math
 import sys
 import uuid
-from array import array
 
 from aws_sdk_bedrock_runtime.client import BedrockRuntimeClient, InvokeModelWithBidirectionalStreamOperationInput
 from aws_sdk_bedrock_runtime.config import Config
 from aws_sdk_bedrock_runtime.models import BidirectionalInputPayloadPart, InvokeModelWithBidirectionalStreamInputChunk
-from emulator_trust import EmulatorTrust  # the script's own folder (run as a script)
+from client_support import EmulatorTrust, tone, until  # the script's own folder (run as a script)
 from smithy_aws_core.identity.environment import EnvironmentCredentialsResolver
 
 INPUT_RATE = 16_000
 CHUNK_FRAMES = 1024  # the sample's CHUNK_SIZE
 MODEL_ID = "amazon.nova-2-sonic-v1:0"
 
-
-def tone(ms: int) -> bytes:
-    samples = array("h", (int(9000 * math.sin(2 * math.pi * 180 * i / INPUT_RATE))
-                          for i in range(INPUT_RATE * ms // 1000)))
-    return samples.tobytes()
 
 
 def quiet(ms: int) -> bytes:
@@ -182,15 +175,6 @@ class Conversation:
         await self.send(event("sessionEnd", {}))
         await self.stream.input_stream.close()
 
-
-async def until(condition, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    """Wait (polling, as a person watching the console would) until `condition()` holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not condition():
-        if loop.time() > deadline:
-            raise TimeoutError("the conversation stalled")
-        await asyncio.sleep(0.05)
 
 
 async def main(endpoint: str, ca_file: str) -> None:

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import sys
-from array import array
 from typing import Any
 
 from aws_sdk_bedrock_runtime.client import BedrockRuntimeClient
 from aws_sdk_bedrock_runtime.config import Config
-from emulator_trust import EmulatorTrust  # the script's own folder (run as a script)
+from client_support import EmulatorTrust, tone, until  # the script's own folder (run as a script)
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import (
@@ -62,9 +60,6 @@ class EmulatorNovaSonic(AWSNovaSonicLLMService):
                         transport=EmulatorTrust(self._ca_file))
         return BedrockRuntimeClient(config=config)
 
-
-def tone(ms: int) -> bytes:
-    return array("h", (int(9000 * math.sin(2 * math.pi * 180 * i / RATE)) for i in range(RATE * ms // 1000))).tobytes()
 
 
 class Microphone(FrameProcessor):
@@ -110,14 +105,6 @@ class Listener(FrameProcessor):
             self.interruptions += 1
         await self.push_frame(frame, direction)
 
-
-async def until(condition: Any, seconds: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while not condition():
-        if loop.time() > deadline:
-            raise TimeoutError("the conversation stalled")
-        await asyncio.sleep(0.05)
 
 
 async def main(endpoint: str, ca_file: str) -> None:
