@@ -31,8 +31,7 @@ class AlarmSnapshot:
     name: str
     state: str
     reason: str = ""
-    reason_data: str = ""
-    updated: datetime | None = None
+    reason_data: str = ""  # StateReasonData: JSON, evaluatedDatapoints among it
 
 
 @dataclass(frozen=True)

@@ -167,5 +167,5 @@ def alarm_snapshots(cloudwatch: Any, names: Sequence[str]) -> dict[str, AlarmSna
                 for alarm in page.get("MetricAlarms", []):
                     found[alarm["AlarmName"]] = AlarmSnapshot(
                         alarm["AlarmName"], alarm["StateValue"], alarm.get("StateReason", ""),
-                        alarm.get("StateReasonData", ""), alarm.get("StateUpdatedTimestamp"))
+                        alarm.get("StateReasonData", ""))
     return found
