@@ -19,6 +19,7 @@ from registry.errors import UsageError
 from registry.model import Backend
 from voice_runtime import runtime
 from voice_runtime.adapters.tools import BUILTIN_TOOLS
+from voice_runtime.metrics import QUEUE_LIMIT
 from voice_runtime.server import VoiceServer, create_server
 from voice_runtime.settings import RuntimeSettings
 
@@ -48,6 +49,9 @@ def serve(
         "--internal-token", envvar="VOICE_INTERNAL_TOKEN", help="Token granting internal sessions.")] = None,
     metrics: Annotated[list[str] | None, typer.Option(
         "--metrics", help="emf (stdout), cloudwatch (PutMetricData), none; repeatable. Default: emf.")] = None,
+    metrics_queue: Annotated[int, typer.Option(
+        "--metrics-queue", min=1, help="Documents a metrics sink holds while its writer is stuck (stdout not "
+        "read, CloudWatch hanging); more are dropped and counted in /healthz.")] = QUEUE_LIMIT,
     backend_endpoint_url: Annotated[str | None, typer.Option(
         "--backend-endpoint-url", help="Where the AWS voice backends are (the local emulators' URL).")] = None,
     nova_tool: Annotated[list[str] | None, typer.Option(
@@ -86,7 +90,7 @@ def serve(
         aws_region=region, backend_endpoint_url=backend_endpoint_url, web_dir=web_dir,
         backends={"nova_tools": list(nova_tool)} if nova_tool else {},
     )
-    sink = runtime.metrics_sink(metrics or ["emf"], cloudwatch=lambda: clients.cloudwatch)
+    sink = runtime.metrics_sink(metrics or ["emf"], cloudwatch=lambda: clients.cloudwatch, queue_limit=metrics_queue)
     registry = runtime.registry_client(fetch, namespace=namespace, fallback_baseline=baseline,
                                        timeout=settings.ssm_timeout_seconds,
                                        default_ttl=settings.default_cache_ttl_seconds)

@@ -15,7 +15,7 @@ from registry.compiled import CompiledRegistry, compile_registry
 from registry.errors import UsageError
 from registry.live_state import PhaseRecord, param_phase, param_registry
 from registry.loader import load_registry
-from voice_runtime.metrics import CloudWatchSink, EmfSink, FanOutSink, InMemorySink, MetricsSink
+from voice_runtime.metrics import QUEUE_LIMIT, CloudWatchSink, EmfSink, FanOutSink, InMemorySink, MetricsSink
 from voice_runtime.registry_client import RegistryClient
 from voice_runtime.server import VoiceServer
 
@@ -60,16 +60,18 @@ def ssm_source(ssm: Any, namespace: str) -> Callable[[], Mapping[str, str]]:
 
 
 def metrics_sink(kinds: list[str], *, cloudwatch: Callable[[], Any] | None = None,
-                 resolution: int = 60) -> MetricsSink:
-    """`emf` (stdout, for CloudWatch Logs), `cloudwatch` (PutMetricData via the given client factory), `none`."""
+                 resolution: int = 60, queue_limit: int = QUEUE_LIMIT) -> MetricsSink:
+    """`emf` (stdout, for CloudWatch Logs), `cloudwatch` (PutMetricData via the given client factory), `none`.
+    Both write on a background thread and hold at most `queue_limit` documents while it is stuck."""
     sinks: list[MetricsSink] = []
     for kind in kinds:
         if kind == "emf":
-            sinks.append(EmfSink(resolution=resolution))
+            sinks.append(EmfSink(resolution=resolution, queue_limit=queue_limit))
         elif kind == "cloudwatch":
             if cloudwatch is None:
                 raise UsageError("--metrics cloudwatch needs an AWS endpoint or credentials")
-            sinks.append(CloudWatchSink(cloudwatch(), resolution=resolution, background=True))
+            sinks.append(CloudWatchSink(cloudwatch(), resolution=resolution, background=True,
+                                        queue_limit=queue_limit))
         elif kind != "none":
             raise UsageError(f"unknown metrics sink {kind!r}", hint=f"one of: {', '.join(METRICS_KINDS)}")
     return FanOutSink(sinks) if sinks else InMemorySink()

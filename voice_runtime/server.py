@@ -224,9 +224,11 @@ class VoiceServer:
                                             "sse_variants": sse, "websocket": websocket_url})
 
     def health(self) -> dict[str, object]:
+        stats = getattr(self.metrics, "stats", None)
         return {"ok": True, "sessions": len(self.sessions), "connections_total": self.connections_total,
                 "registry": self.registry.status().to_json(), "adapters": self.adapters.loaded(),
-                "adapter_errors": {b.value: e for b, e in self.adapters.load_errors.items()}}
+                "adapter_errors": {b.value: e for b, e in self.adapters.load_errors.items()},
+                "metrics": stats() if stats is not None else {}}
 
     def _admin(self, route: AdminRoute, query: dict[str, list[str]]) -> Response:
         expected = self.settings.internal_token

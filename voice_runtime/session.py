@@ -205,16 +205,17 @@ class VoiceSession:
             self.request_close(exc.close_code if exc.fatal else CloseCode.POLICY, code.value)
 
     def request_close(self, code: int, reason: str) -> None:
+        """Close after what is queued (the first request wins; later ones change nothing)."""
         if self.closing is None:
             self.closing = (code, reason)
-            with contextlib.suppress(SlowConsumer):
-                self.outbox.put(Item("close", (code, reason)))
+            self.outbox.put_close(Item("close", (code, reason)))
 
     def _send(self, message: dict[str, Any]) -> None:
         try:
             self.outbox.put(Item("text", protocol.dumps(message)))
-        except SlowConsumer:
-            self.closing = (CloseCode.SLOW_CONSUMER, "slow consumer")
+        except SlowConsumer:  # answers pile up faster than the client reads them: close now (docs/protocol.md)
+            log.info("session %s: send queue overflowed on a control frame", self.session_id)
+            self.request_close(CloseCode.SLOW_CONSUMER, "slow consumer")
 
     # --- turns -----------------------------------------------------------------------------------------------------
 

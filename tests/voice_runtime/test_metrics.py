@@ -34,7 +34,7 @@ def test_emf_lines_have_variant_dimension_only_and_raw_values() -> None:
         sink.record(Sample.of(TTFA, value, "sonic-unified", NOW))
     sink.record(Sample.of(SESSION_ERROR, 1, "sonic-unified", NOW))
     sink.record(Sample.of(BARGE_IN, 1, "transcribe-polly-baseline", NOW))
-    sink.flush()
+    assert sink.drain(10)  # written by the sink's background thread
     docs = [json.loads(line) for line in stream.getvalue().splitlines()]
     by_variant = {d["Variant"]: d for d in docs}
     sonic = by_variant["sonic-unified"]
@@ -51,7 +51,7 @@ def test_emf_flushes_before_powertools_own_100_value_limit() -> None:
     sink = EmfSink(stream=stream)
     for i in range(250):
         sink.record(Sample.of(TTFA, i, "v", NOW))
-    sink.flush()
+    assert sink.drain(10)
     docs = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert sum(len(d[TTFA]) for d in docs) == 250 and max(len(d[TTFA]) for d in docs) < 100
 
