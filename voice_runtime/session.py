@@ -72,8 +72,9 @@ class VoiceSession:
         self.turn: Turn | None = None
         self.turns = 0
         self.errors = 0
-        self.last_activity = clock()
+        self.opened_at = self.last_activity = clock()
         self.closing: tuple[int, str] | None = None
+        self.draining = False
         self._pending: list[tuple[str, bytes | None]] = []
         self._backends: dict[str, BackendSession] = {}
         self._turn_task: asyncio.Task[None] | None = None
@@ -204,6 +205,13 @@ class VoiceSession:
         if fatal:
             self.request_close(exc.close_code if exc.fatal else CloseCode.POLICY, code.value)
 
+    def drain(self) -> None:
+        """Close with 1012 (reconnect) at the next turn boundary: at once when no turn is in flight, else once
+        its turn_end is queued (the reply the user is hearing finishes first)."""
+        self.draining = True
+        if self.turn is None:
+            self.request_close(CloseCode.SERVICE_RESTART, protocol.RECONNECT_REASON)
+
     def request_close(self, code: int, reason: str) -> None:
         """Close after what is queued (the first request wins; later ones change nothing)."""
         if self.closing is None:
@@ -283,6 +291,8 @@ class VoiceSession:
             except SlowConsumer:
                 self.finalize(turn)
                 self.request_close(CloseCode.SLOW_CONSUMER, "slow consumer")
+            if self.draining:
+                self.request_close(CloseCode.SERVICE_RESTART, protocol.RECONNECT_REASON)
         self.last_activity = self.clock()
         self._replay_pending()
 
