@@ -43,7 +43,19 @@ MAX_FRAMES_PER_SECOND = 100
 CLOSE_BACKEND_TIMEOUT = 2.0
 
 
+REPLY_GRACE_SECONDS = 60  # a reply may take this much longer than the longest utterance before it fails
+
 Send = Callable[[str | bytes], Awaitable[None]]
+
+
+def reply_deadline(settings: RuntimeSettings) -> float:
+    """Seconds from end_turn until a reply that has not finished fails the turn (docs/protocol.md)."""
+    return settings.max_turn_seconds + REPLY_GRACE_SECONDS
+
+
+def longest_turn(settings: RuntimeSettings) -> float:
+    """Seconds from a turn's first audio frame to its turn_end, at most: the utterance, then the reply."""
+    return settings.max_turn_seconds + reply_deadline(settings)
 
 
 class VoiceSession:
@@ -173,7 +185,7 @@ class VoiceSession:
             raise ProtocolError(ErrorCode.WRONG_ORDER, "end_turn without audio in the current turn")
         turn.end_turn_at = self.clock()
         turn.feed.close()
-        self._reschedule(self.settings.max_turn_seconds + 60)
+        self._reschedule(reply_deadline(self.settings))
 
     def _on_barge_in(self) -> None:
         turn = self.turn
@@ -304,7 +316,7 @@ class VoiceSession:
                 if turn.barged:
                     self._reschedule(self.settings.barge_in_deadline_ms / 1000)
                 elif not turn.listening:
-                    self._reschedule(self.settings.max_turn_seconds + 60)
+                    self._reschedule(reply_deadline(self.settings))
                 await self._forward(turn, backend)
         except TimeoutError as exc:
             if not turn.barged:
