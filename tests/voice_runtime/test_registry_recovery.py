@@ -13,6 +13,8 @@ import heapq
 import itertools
 import logging
 import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import pytest
 
@@ -93,44 +95,58 @@ class Settle:
             self.installs.append(self.time.now)
 
 
+@dataclass
+class World:
+    time: VirtualTime
+    ssm: SSM
+    client: RegistryClient
+    settle: Settle
+    installs: list[float]
+
+
 @pytest.fixture
-def setup(compiled: CompiledRegistry) -> tuple[VirtualTime, SSM, RegistryClient]:
+async def world(compiled: CompiledRegistry, caplog: pytest.LogCaptureFixture) -> AsyncIterator[World]:
+    """A client with a good first copy and its refresh loop running on virtual time; the hung calls are released
+    at the end."""
+    caplog.set_level(logging.WARNING, logger="voice_runtime.registry_client")
     time = VirtualTime()
     ssm = SSM(namespace_values(compiled, "Phase4_Week7"), time)
     client = RegistryClient(ssm, namespace=NS, fallback_baseline=BASELINE, clock=time, sleep=time.sleep,
                             timeout=TIMEOUT, retry_seconds=RETRY, log_every=60)
-    return time, ssm, client
-
-
-async def test_a_hung_call_does_not_delay_recovery_past_ttl_half_plus_timeout(
-    setup: tuple[VirtualTime, SSM, RegistryClient], caplog: pytest.LogCaptureFixture,
-) -> None:
-    time, ssm, client = setup
-    caplog.set_level(logging.WARNING, logger="voice_runtime.registry_client")
     installs: list[float] = []
-    settle = Settle(client, ssm, installs, time)
     assert await client.refresh()
     loop = asyncio.get_running_loop().create_task(client.run())
     try:
-        ttl = client.ttl
-        assert ttl == 30
-        # SSM stops answering at t+10 and answers again at t+23; the calls made meanwhile never come back.
-        ssm.hang_from, ssm.recover_at = time.now + 10, time.now + 23
-        await time.run_until(ssm.recover_at, settle)
-        assert client.status().last_error is not None and "timed out" in client.status().last_error
-        before = len(installs)
-        await time.run_until(ssm.recover_at + ttl, settle)
-        first_after = min(t for t in installs[before:] if t >= ssm.recover_at)
-        recovery = first_after - ssm.recover_at
-        # The exact schedule: attempt at +15 hangs, gives up at +20, retries at +22 (hangs: before recovery),
-        # gives up at +27, retries at +29 and succeeds: 6 s after SSM came back.
-        assert recovery == pytest.approx(TIMEOUT + RETRY - 1)
-        assert recovery <= ttl * REFRESH_AHEAD + TIMEOUT  # the documented bound (20 s for 30 s / 5 s)
-        assert client.status().last_error is None and client.status().hanging == 2
+        yield World(time, ssm, client, Settle(client, ssm, installs, time), installs)
     finally:
         loop.cancel()
         ssm.release.set()
-    lines = [r.getMessage() for r in caplog.records]
+
+
+def registry_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("registry source")]
+
+
+async def test_a_hung_call_does_not_delay_recovery_past_ttl_half_plus_timeout(
+    world: World, caplog: pytest.LogCaptureFixture,
+) -> None:
+    time, ssm, client = world.time, world.ssm, world.client
+    ttl = client.ttl
+    assert ttl == 30
+    # SSM stops answering at t+10 and answers again at t+23; the calls made meanwhile never come back.
+    ssm.hang_from, ssm.recover_at = time.now + 10, time.now + 23
+    await time.run_until(ssm.recover_at, world.settle)
+    assert client.status().last_error is not None and "timed out" in client.status().last_error
+    before = len(world.installs)
+    await time.run_until(ssm.recover_at + ttl, world.settle)
+    first_after = min(t for t in world.installs[before:] if t >= ssm.recover_at)
+    recovery = first_after - ssm.recover_at
+    # The exact schedule: attempt at +15 hangs, gives up at +20, retries at +22 (hangs: before recovery),
+    # gives up at +27, retries at +29 and succeeds: 6 s after SSM came back.
+    assert recovery == pytest.approx(TIMEOUT + RETRY - 1)
+    assert recovery <= ttl * REFRESH_AHEAD + TIMEOUT  # the documented bound (20 s for 30 s / 5 s)
+    assert client.status().last_error is None and client.status().hanging == 2
+    lines = registry_lines(caplog)
     failing = [m for m in lines if m.startswith("registry source failing")]
     recovered = [m for m in lines if m.startswith("registry source recovered")]
     assert len(failing) == 1 and "serving the last good copy" in failing[0], lines
@@ -138,22 +154,12 @@ async def test_a_hung_call_does_not_delay_recovery_past_ttl_half_plus_timeout(
 
 
 async def test_a_long_outage_is_logged_once_a_minute_not_once_per_attempt(
-    setup: tuple[VirtualTime, SSM, RegistryClient], caplog: pytest.LogCaptureFixture,
+    world: World, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    time, ssm, client = setup
-    caplog.set_level(logging.WARNING, logger="voice_runtime.registry_client")
-    installs: list[float] = []
-    settle = Settle(client, ssm, installs, time)
-    client.max_hung = 1000  # this test counts log lines, not threads
-    assert await client.refresh()
-    loop = asyncio.get_running_loop().create_task(client.run())
-    try:
-        ssm.hang_from = time.now
-        await time.run_until(time.now + 300, settle)  # five minutes of an endpoint that never answers
-    finally:
-        loop.cancel()
-        ssm.release.set()
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("registry source")]
-    assert client.failures >= 40  # an attempt every timeout + retry = 7 s
+    world.client.max_hung = 1000  # this test counts log lines, not threads
+    world.ssm.hang_from = world.time.now
+    await world.time.run_until(world.time.now + 300, world.settle)  # five minutes of an endpoint never answering
+    lines = registry_lines(caplog)
+    assert world.client.failures >= 40  # an attempt every timeout + retry = 7 s
     assert 4 <= len(lines) <= 6, lines  # one line a minute: the first, then "still failing"
     assert all("still failing" in m for m in lines[1:])
