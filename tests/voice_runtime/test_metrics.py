@@ -60,10 +60,13 @@ def test_emf_flushes_before_powertools_own_100_value_limit() -> None:
 def test_cloudwatch_sink_puts_raw_samples() -> None:
     cw = boto3.client("cloudwatch", region_name="us-east-1")
     sink = CloudWatchSink(cw, background=True)
+    # Stamped now, not at import: the suite reaches this test minutes after collection, and the query below
+    # only looks 5 minutes back.
+    now = datetime.now(UTC).timestamp()
     for value in (100.0, 200.0, 300.0):
-        sink.record(Sample.of(TTFA, value, "sonic-unified", NOW))
+        sink.record(Sample.of(TTFA, value, "sonic-unified", now))
     sink.flush()
-    sink.drain()
+    assert sink.drain(30) and sink.failures == 0
     stats = cw.get_metric_statistics(
         Namespace="SilentInfinity/Voice", MetricName=TTFA, Dimensions=[{"Name": "Variant", "Value": "sonic-unified"}],
         StartTime=datetime.now(UTC) - timedelta(minutes=5), EndTime=datetime.now(UTC) + timedelta(minutes=5),
