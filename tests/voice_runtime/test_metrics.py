@@ -69,9 +69,8 @@ def test_cloudwatch_sink_puts_raw_samples() -> None:
     assert sink.drain(30) and sink.failures == 0
     stats = cw.get_metric_statistics(
         Namespace="SilentInfinity/Voice", MetricName=TTFA, Dimensions=[{"Name": "Variant", "Value": "sonic-unified"}],
-        # Around the samples' own time (NOW is taken at import, which can be minutes before this test runs).
-        StartTime=datetime.fromtimestamp(NOW, UTC) - timedelta(minutes=5),
-        EndTime=datetime.fromtimestamp(NOW, UTC) + timedelta(minutes=5),
+        StartTime=datetime.fromtimestamp(now, UTC) - timedelta(minutes=5),
+        EndTime=datetime.fromtimestamp(now, UTC) + timedelta(minutes=5),
         Period=60, Statistics=["SampleCount", "Average"],
     )
     points = stats["Datapoints"]

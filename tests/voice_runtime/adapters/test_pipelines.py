@@ -142,7 +142,9 @@ async def test_csm_sagemaker_failures_are_retryable_backend_errors(
         settings: SimpleNamespace, emulators: EmulatorServer, compiled: CompiledRegistry, fault: Fault,
         code: str) -> None:
     emulators.emulators.sagemaker.behaviour.inject(fault)
-    settings.turn_timeout_seconds = 1.0
+    # Only a stall needs the client's own timeout to end the turn; the other faults arrive from the service, and a
+    # short timeout would race them on a loaded machine (the turn's earlier M1 stages take their time too).
+    settings.turn_timeout_seconds = 1.0 if fault is Fault.STALL else 15.0
     adapter = CsmSageMakerAdapter(settings)
     try:
         with pytest.raises(BackendError) as caught:
