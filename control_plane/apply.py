@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from control_plane.aws import cloudwatch, sns, ssm
-from control_plane.aws.session import ACCESS_DENIED, aws_call, error_code
+from control_plane.aws.session import aws_call
 from control_plane.aws.tagging import tagged_arns
 from control_plane.compiler import OWNER_TAG, AlarmSpec, AwsTarget, ParameterSpec, Plan, TopicSpec
 from control_plane.diff import (
@@ -29,8 +29,6 @@ from control_plane.diff import (
     subscriptions_to_remove,
 )
 from registry.errors import AwsError, PartialApply
-
-DEFAULT_RERUN_HINT = "rerun voicectl apply FILE: it converges"
 
 
 class ClientSource(Protocol):
@@ -176,7 +174,7 @@ def steps_for(changes: Sequence[Change], target: AwsTarget, tags: Mapping[str, s
     return steps
 
 
-def execute(clients: ClientSource, steps: Sequence[Step], *, rerun_hint: str = DEFAULT_RERUN_HINT) -> ApplyReport:
+def execute(clients: ClientSource, steps: Sequence[Step]) -> ApplyReport:
     """Run the steps in order. On the first failed call, stop and raise PartialApply naming what was written
     and what was not; every step is safe to repeat, so running apply again converges."""
     report = ApplyReport()
@@ -186,12 +184,8 @@ def execute(clients: ClientSource, steps: Sequence[Step], *, rerun_hint: str = D
                 step.run(clients.client(step.service))
         except AwsError as exc:
             done = "; nothing was applied" if not report.applied else ""
-            # Access denied needs a fix before the rerun; anything else (throttling past the retries, a 5xx)
-            # is fixed by the rerun itself.
-            denied = exc.__cause__ is not None and error_code(exc.__cause__) in ACCESS_DENIED
-            hint = f"{exc.hint}; then {rerun_hint}" if denied and exc.hint else rerun_hint
-            raise PartialApply(f"apply stopped at '{step.description}': {exc.message}{done}",
+            raise PartialApply(f"apply stopped at '{step.description}': {exc.what}{done}", failed=step.description,
                                applied=report.applied, pending=[s.description for s in steps[i:]],
-                               hint=hint) from exc
+                               cause=exc) from exc
         report.applied.append(step.description)
     return report

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from registry.compiled import CompiledRegistry
-from registry.errors import UsageError
+from registry.errors import MissingReason, UnknownName, UsageError, shown
 from registry.live_state import LiveState, OverrideRecord
 
 
@@ -42,21 +42,21 @@ def parse_assignment(text: str, registry: CompiledRegistry | None) -> tuple[str,
     variant, sep, share_text = text.partition("=")
     variant = variant.strip()
     if not sep or not variant:
-        raise UsageError(f"expected VARIANT=SHARE, got {text!r}", hint="e.g. voicectl override set sonic-unified=0")
+        raise UsageError(f"expected VARIANT=SHARE, got {shown(text)}", value=text)
     try:
         share = int(share_text.strip().rstrip("%"))
     except ValueError as exc:
-        raise UsageError(f"share {share_text!r} is not a whole percent", hint="e.g. sonic-unified=0") from exc
+        raise UsageError(f"share {shown(share_text)} is not a whole percent", value=text) from exc
     if not 0 <= share <= 100:
-        raise UsageError(f"share {share} must be between 0 and 100", hint="e.g. sonic-unified=0")
+        raise UsageError(f"share {share} must be between 0 and 100", value=text)
     if registry is not None and variant not in registry.variants:
-        raise UsageError(f"unknown variant {variant!r}", hint=f"variants: {', '.join(sorted(registry.variants))}")
+        raise UnknownName("variant", variant, sorted(registry.variants))
     return variant, share
 
 
 def person_override(variant: str, share: int, *, actor: str, reason: str, at: datetime) -> OverrideRecord:
     if not reason.strip():
-        raise UsageError("an override needs a reason", hint="add --reason '...': it goes into the audit log")
+        raise MissingReason("an override")
     return OverrideRecord(variant=variant, share=share, source="person", actor=actor, reason=reason, at=at)
 
 
@@ -70,8 +70,8 @@ def clearable(state: LiveState, variant: str | None) -> list[str]:
     if variant is None:
         return sorted(state.overrides)
     if variant not in state.overrides:
-        active = ", ".join(sorted(state.overrides)) or "none"
-        raise UsageError(f"no override is set for {variant!r}", hint=f"active overrides: {active}")
+        raise UnknownName("override", variant, sorted(state.overrides),
+                          what=f"no override is set for {shown(variant)}")
     return [variant]
 
 

@@ -38,9 +38,9 @@ from control_plane.aws.session import Clients
 from control_plane.compiler import compile_plan
 from control_plane.diff import diff
 from emulators.inprocess import EmulatedAdapter, EmulatedBackendSettings, emulated_factories, latency_knob
-from registry.errors import RegistryInvalid, UsageError
+from registry.errors import UnknownName
 from registry.live_state import PhaseRecord, param_phase
-from registry.loader import load_file
+from registry.loader import load_registry
 from registry.model import Backend, Registry
 from voice_runtime.metrics import NAMESPACE, CallbackSink, CloudWatchSink, FanOutSink, MetricsSink
 from voice_runtime.metrics import Sample as RuntimeSample
@@ -95,13 +95,6 @@ class StackInfo:
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
-
-
-def load_registry(path: Path) -> Registry:
-    result = load_file(path)
-    if result.registry is None:
-        raise RegistryInvalid(result.diagnostics)
-    return result.registry
 
 
 def apply_registry(clients: Clients, registry: Registry) -> list[str]:
@@ -317,8 +310,7 @@ class EmbeddedStack:
         """Make `phase` active now, as `voicectl advance --to PHASE --force --reason ...` would record it, and
         have the runtime pick it up at once rather than at its next cache refresh."""
         if self.registry.phase(phase) is None:
-            names = ", ".join(p.name for p in self.registry.all_phases())
-            raise UsageError(f"unknown phase {phase!r}", hint=f"phases of {self.config.registry_file}: {names}")
+            raise UnknownName("phase", phase, [p.name for p in self.registry.all_phases()])
         assert self.clients is not None, "the stack is not started"
         record = PhaseRecord(phase=phase, action="force", actor="voicectl-local", reason=reason,
                              at=datetime.fromtimestamp(self.clock(), UTC))

@@ -123,8 +123,8 @@ def _closure(requirements: list[str]) -> set[str]:
             continue
         for sub in dist.requires or []:
             sub_req = Requirement(sub)
-            extras = {"extra": e for e in req.extras} or {"extra": ""}
-            if sub_req.marker is None or any(sub_req.marker.evaluate({"extra": e}) for e in extras.values()):
+            extras = set(req.extras) or {""}  # every extra asked for (the dict comprehension kept only the last)
+            if sub_req.marker is None or any(sub_req.marker.evaluate({"extra": e}) for e in extras):
                 todo.append(sub_req)
     return seen
 

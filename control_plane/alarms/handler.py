@@ -36,7 +36,7 @@ from control_plane.alarms.events import AlarmTransition, MalformedAlarmEvent, pa
 from control_plane.alarms.revert import Notify, RevertPlan, StopDeployment, Verdict, WriteOverride, plan_revert
 from control_plane.aws import live_store
 from control_plane.aws.session import Clients, aws_call
-from registry.errors import AwsError, VoiceCtlError
+from registry.errors import ConfigInvalid, VoiceRolloutError
 from registry.live_state import param_registry
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "voice-rollout-revert"))
@@ -44,10 +44,8 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "voice-rollout
 ACTIVE_DEPLOYMENT_STATUSES = ["Created", "Queued", "InProgress", "Ready"]
 
 
-class RevertConfigError(VoiceCtlError):
-    """The handler is deployed without what it needs (namespace, a registry in SSM)."""
-
-    exit_code = 1
+class RevertConfigError(ConfigInvalid):
+    """The handler is deployed without what it needs (`where`: the setting, or the registry parameter in SSM)."""
 
 
 @dataclass(frozen=True)
@@ -63,15 +61,16 @@ class HandlerConfig:
         env = dict(os.environ) if env is None else env
         namespace = env.get("VOICE_NAMESPACE", "").strip()
         if not namespace:
-            raise RevertConfigError("VOICE_NAMESPACE is not set",
-                                    hint="set it to the registry's namespace, e.g. /silentinfinity/voice")
+            raise RevertConfigError("VOICE_NAMESPACE is not set", where="VOICE_NAMESPACE",
+                                    expected="the registry's namespace, e.g. /silentinfinity/voice")
         try:
             topic_arns = json.loads(env.get("VOICE_TOPIC_ARNS") or "{}")
         except json.JSONDecodeError as exc:
-            raise RevertConfigError(f"VOICE_TOPIC_ARNS is not JSON: {exc}",
-                                    hint='set it to {"topic-name": "arn:aws:sns:..."}') from exc
+            raise RevertConfigError(f"VOICE_TOPIC_ARNS is not JSON: {exc}", where="VOICE_TOPIC_ARNS",
+                                    expected='{"topic-name": "arn:aws:sns:..."}') from exc
         if not isinstance(topic_arns, dict) or not all(isinstance(v, str) for v in topic_arns.values()):
-            raise RevertConfigError("VOICE_TOPIC_ARNS must be a JSON object of topic name -> ARN")
+            raise RevertConfigError("VOICE_TOPIC_ARNS must be a JSON object of topic name -> ARN",
+                                    where="VOICE_TOPIC_ARNS", expected='{"topic-name": "arn:aws:sns:..."}')
         return cls(namespace.rstrip("/"), env.get("VOICE_TOPIC_ARN_PREFIX") or None,
                    env.get("VOICE_DEPLOYMENT_APPLICATION") or None, env.get("VOICE_DEPLOYMENT_GROUP") or None,
                    {str(k): v for k, v in topic_arns.items()})
@@ -112,7 +111,7 @@ class TransitionResult:
 
 
 def _describe(exc: Exception) -> str:
-    return exc.message if isinstance(exc, AwsError) else f"{type(exc).__name__}: {exc}"
+    return exc.what if isinstance(exc, VoiceRolloutError) else f"{type(exc).__name__}: {exc}"
 
 
 def _stop_deployments(codedeploy: Any, effect: StopDeployment) -> tuple[list[str], list[str]]:
@@ -180,7 +179,8 @@ def handle_transition(transition: AlarmTransition, *, ssm: Any, sns: Any, codede
     if state.registry is None:
         problems = f" ({'; '.join(state.problems)})" if state.problems else ""
         raise RevertConfigError(f"no usable compiled registry at {param_registry(config.namespace)}{problems}",
-                                hint="run voicectl apply for this namespace, or fix VOICE_NAMESPACE")
+                                where=param_registry(config.namespace),
+                                expected="the registry applied to this namespace (or VOICE_NAMESPACE fixed)")
     plan = plan_revert(transition, state.registry, state.overrides, now=clock(), deployment=config.deployment)
     if plan.verdict is Verdict.UNKNOWN_ALARM:
         logger.warning("rejected: unknown alarm", extra={"alarm": transition.alarm_name, "notes": plan.notes})
@@ -199,8 +199,8 @@ def handle(event: object, *, ssm: Any, sns: Any, codedeploy: Any, config: Handle
     try:
         transitions = parse_event(event)
     except MalformedAlarmEvent as exc:
-        logger.warning("rejected: malformed alarm event", extra={"error": exc.message})
-        return {"status": "rejected", "error": exc.message, "results": []}
+        logger.warning("rejected: malformed alarm event", extra=error_fields(exc))
+        return {"status": "rejected", "error": exc.what, "detail": error_fields(exc), "results": []}
     results = [handle_transition(t, ssm=ssm, sns=sns, codedeploy=codedeploy, config=config, clock=clock)
                for t in transitions]
     statuses = {r.status for r in results}
@@ -220,11 +220,26 @@ def _default_clients() -> Clients:
     return _clients
 
 
+def error_fields(exc: VoiceRolloutError) -> dict[str, Any]:
+    """An error as the handler's result and log record carry it: its class and structured fields."""
+    fields = {"error": type(exc).__name__, "what": exc.what, "where": exc.where,
+              "expected": getattr(exc, "expected", None)}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """AWS Lambda entry point (see the module docstring for configuration)."""
+    """AWS Lambda entry point (see the module docstring for configuration).
+
+    A malformed event is a `rejected` result (retrying would not help); a configuration or AWS error is logged
+    with its fields and raised, so the asynchronous invocation is retried and the function's Errors metric counts
+    it (the override is what protects users: it must not be dropped silently)."""
     if context is not None and hasattr(context, "aws_request_id"):
         logger.append_keys(request_id=context.aws_request_id)
-    config = HandlerConfig.from_env()
-    clients = _default_clients()
-    return handle(event, ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy, config=config,
-                  clock=lambda: datetime.now(UTC))
+    try:
+        config = HandlerConfig.from_env()
+        clients = _default_clients()
+        return handle(event, ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy, config=config,
+                      clock=lambda: datetime.now(UTC))
+    except VoiceRolloutError as exc:
+        logger.error("revert handler failed; the invocation will be retried", extra=error_fields(exc))
+        raise

@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
-from registry.errors import UsageError
+from registry.errors import UnknownName
 
 SIMPLE: dict[str, Callable[[Sequence[float]], float]] = {
     "SampleCount": lambda xs: float(len(xs)),
@@ -27,7 +27,7 @@ SIMPLE: dict[str, Callable[[Sequence[float]], float]] = {
 _PERCENTILE = re.compile(r"^p(100|\d{1,2}(?:\.\d{1,2})?)$")
 
 
-class UnsupportedStatistic(UsageError):
+class UnsupportedStatistic(UnknownName):
     """The local evaluator cannot compute this statistic (e.g. trimmed means): say so rather than guess."""
 
 
@@ -49,10 +49,8 @@ def parse_percentile(statistic: str) -> float | None:
 def check_statistic(statistic: str) -> None:
     """Raise UnsupportedStatistic unless `statistic` can be computed here."""
     if statistic not in SIMPLE and parse_percentile(statistic) is None:
-        raise UnsupportedStatistic(
-            f"statistic {statistic!r} is not supported by the local alarm evaluator",
-            hint="use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p95 or p99.9",
-        )
+        raise UnsupportedStatistic("statistic", statistic, [*SIMPLE, "a percentile such as p95 or p99.9"],
+                                   what=f"statistic {statistic!r} is not supported by the local alarm evaluator")
 
 
 def aggregate(values: Sequence[float], statistic: str) -> float:

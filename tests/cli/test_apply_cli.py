@@ -252,7 +252,8 @@ def test_failed_call_exits_5_listing_applied_and_pending_then_rerun_converges(ha
     assert "  applied: create alarm VoiceM2_Bedrock_Error_Spike" in err
     assert err.count("  NOT applied: ") == 4
     assert f"  NOT applied: create parameter {NS}/registry" in err
-    assert f"rerun voicectl apply {EXAMPLE}: it converges" in err
+    # the next step is the command that failed, complete: rerunning it converges
+    assert f"next step: rerun voicectl apply {EXAMPLE} --yes --endpoint-url {harness.endpoint}: it converges" in err
     harness.fail_write = None
     code, out, _ = harness.run("apply", str(EXAMPLE), "--yes")
     assert code == 0
