@@ -107,10 +107,6 @@ class Change:
     desired: ParameterSpec | AlarmSpec | TopicSpec | None = None
     observed: ObservedParameter | ObservedAlarm | ObservedTopic | None = None
 
-    @property
-    def address(self) -> str:
-        return f"{self.kind.value} {self.name}"
-
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action.value, "kind": self.kind.value, "name": self.name,
                 "fields": [{"field": f.field, "old": f.old, "new": f.new} for f in self.fields]}

@@ -10,7 +10,6 @@ event; STALL never sends the final result.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from typing import Any
 
@@ -83,9 +82,3 @@ class TranscribeEmulator:
             body = transcript_event(text, partial=False, result_id=result_id, end_time=audio_bytes / (2 * rate))
         await send({"type": "http.response.body", "body": body, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-def parse_transcript_event(payload: bytes) -> tuple[str, bool]:
-    """(text, is_partial) of a TranscriptEvent payload (tests and tools)."""
-    result = json.loads(payload)["Transcript"]["Results"][0]
-    return result["Alternatives"][0]["Transcript"], bool(result["IsPartial"])

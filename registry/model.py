@@ -83,7 +83,6 @@ class Variant(Strict):
     barge_in_enabled: bool = False
     system_prompt_key: str | None = None
     sagemaker_endpoint: str | None = None
-    alarm_group: str | None = Field(default=None, description="The memo's cloudwatch_alarm_group.")
 
     def resolved_backend(self) -> Backend:
         """The adapter for this variant: explicit `backend`, else inferred from its components."""

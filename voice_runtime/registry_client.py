@@ -159,10 +159,6 @@ class RegistryClient:
         self._next_attempt = at + self._retry_seconds
         return False
 
-    def install(self, state: LiveState) -> None:
-        """Swap in a copy directly (a registry file given at startup, or tests)."""
-        self._install(state, self._clock())
-
     def _install(self, state: LiveState, at: float) -> None:
         registry_param = param_registry(self.namespace)
         if (

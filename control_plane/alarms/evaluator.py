@@ -82,10 +82,6 @@ class AlarmDefinition:
         """How many recent periods are retrieved (the docs' example: 5 for EvaluationPeriods 3)."""
         return self.evaluation_periods + 2
 
-    @property
-    def has_actions(self) -> bool:
-        return bool(self.revert or self.notify or self.rollback_deployment)
-
 
 def definitions_from_registry(registry: Registry) -> list[AlarmDefinition]:
     """Every alarm of a registry, as the evaluator sees it (sorted by name)."""
