@@ -101,8 +101,12 @@ def backtest_cmd(
                                           "(one sample per line, or the runtime's EMF lines).",
                                           show_default=False)],
     alarm: Annotated[list[str] | None, typer.Option("--alarm", help="Only this alarm (repeatable).")] = None,
-    step: Annotated[float | None, typer.Option("--step", help="Seconds between evaluations (default: 60, or the "
-                                               "shortest period if under a minute).", min=1)] = None,
+    step: Annotated[float | None, typer.Option("--step", help="Seconds the clock moves between evaluations "
+                                               "(default: as CloudWatch, 60, or 10 for 10/20/30 s periods).",
+                                               min=1)] = None,
+    metric_delay: Annotated[float, typer.Option("--metric-delay", help="Seconds from a sample's timestamp to "
+                                                "CloudWatch seeing it, for the time-to-detect figures.",
+                                                min=0)] = 0.0,
     json_out: JsonFlag = False,
 ) -> None:
     """Replay a metric history through FILE's alarms with the local evaluator (CloudWatch's semantics) and print
@@ -120,7 +124,7 @@ def backtest_cmd(
                              next_step=f"choose from: {', '.join(a.name for a in alarms)}")
         alarms = [a for a in alarms if a.name in alarm]
     samples = read_history(metrics, default_namespace=registry.metrics_namespace)
-    report = backtest(alarms, samples, step=step)
+    report = backtest(alarms, samples, step=step, delay=metric_delay)
     if json_out:
         out.data(report.as_dict())
         return
@@ -128,8 +132,9 @@ def backtest_cmd(
 
 
 def _render(report: BacktestReport, out: Output, metrics: Path, reverting: set[str]) -> None:
+    evaluations = sum(report.evaluations.values())
     out.show(f"{metrics}: {report.samples} samples, {_when(report.start)} -> {_when(report.end)} UTC, "
-             f"{report.ticks} evaluations of {len(report.alarms)} alarm(s)")
+             f"{evaluations} evaluations of {len(report.alarms)} alarm(s) at CloudWatch's cadence")
     if not report.events:
         out.show("[green]no alarm would have changed state[/green]")
     for e in report.events:
@@ -150,7 +155,10 @@ def _render(report: BacktestReport, out: Output, metrics: Path, reverting: set[s
         fired = report.fired(name)
         final = report.final.get(name)
         summary = (f"fired {len(fired)} time(s), first at {_when(fired[0].at)}" if fired else "never fired")
-        out.show(f"  {escape(name)}: {summary}; ends {_state(final.value if final else None)}")
+        out.show(f"  {escape(name)}: {summary}; ends {_state(final.value if final else None)}; "
+                 f"{report.evaluations.get(name, 0)} evaluations")
+        if name in report.detection:
+            out.show(f"    [dim]{escape(report.detection[name].describe())}[/dim]")
 
 
 def register(app: typer.Typer) -> None:

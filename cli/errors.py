@@ -154,16 +154,16 @@ def _config(exc: ConfigInvalid, command: Sequence[str]) -> str:
     return f"set {exc.where} to {exc.expected}" if exc.expected else f"fix {exc.where}"
 
 
-def _invalid(exc: InvalidInput, command: Sequence[str]) -> str | None:
+def _expected(exc: VoiceRolloutError, command: Sequence[str]) -> str | None:
     return f"expected {exc.expected}" if exc.expected else None
 
 
 NextStep = Callable[[Any, Sequence[str]], str | None]
 NEXT_STEPS: dict[type[VoiceRolloutError], NextStep] = {
+    VoiceRolloutError: _expected,
     CommandError: lambda exc, _: exc.next_step,
     RegistryInvalid: _registry,
     ConfigInvalid: _config,
-    InvalidInput: _invalid,
     NothingApplied: lambda exc, _: "apply this namespace's registry first: voicectl apply FILE",
     UnknownName: _unknown,
     StepRefused: _step,

@@ -14,6 +14,8 @@ from cli.errors import CommandError
 from cli.options import JsonFlag, RegistryFile
 from cli.output import Output
 from cli.registry_file import load_or_fail
+from control_plane.alarms.detection import time_to_detect
+from control_plane.alarms.evaluator import definitions_from_registry
 from control_plane.compiler import Plan, compile_plan
 from control_plane.cost import break_even, phase_costs, variant_cost
 from registry.compiled import CompiledRegistry
@@ -104,7 +106,8 @@ def render_explanation(registry: Registry, plan: Plan, out: Output) -> None:
     out.show(phases)
 
     alarms = Table(title="Alarms", title_justify="left")
-    for col in ("alarm", "condition", "missing data", "actions"):
+    detection = {a.name: time_to_detect(a) for a in definitions_from_registry(registry)}
+    for col in ("alarm", "condition", "missing data", "time to detect", "actions"):
         alarms.add_column(col)
     for spec in plan.alarms:
         a = spec.args
@@ -114,7 +117,9 @@ def render_explanation(registry: Registry, plan: Plan, out: Output) -> None:
         acts = [f"notify {t}" for t in spec.notify] + [f"revert {v}" for v in spec.revert]
         if spec.rollback_deployment:
             acts.append("roll back deployment")
-        _row(alarms, spec.name, cond, a["TreatMissingData"], ", ".join(acts))
+        d = detection[spec.name]
+        ttd = f"{d.earliest:g}-{d.latest:g} s (every {d.cadence} s)"
+        _row(alarms, spec.name, cond, a["TreatMissingData"], ttd, ", ".join(acts))
     out.show(alarms)
     for p in plan.parameters:
         out.show(Text(f"SSM {p.name}: {len(p.value.encode())} bytes, {p.tier} tier"))

@@ -13,7 +13,8 @@ from typing import Any
 from registry.compiled import CompiledRegistry, compile_registry
 from registry.errors import InvalidInput
 from registry.live_state import param_registry
-from registry.model import SIMPLE_STATISTICS, Alarm, Registry
+from registry.model import Alarm, Registry
+from registry.statistics import SIMPLE_STATISTICS
 
 STANDARD_TIER_LIMIT = 4096
 ADVANCED_TIER_LIMIT = 8192
@@ -139,6 +140,8 @@ def alarm_arguments(name: str, alarm: Alarm, registry: Registry, target: AwsTarg
         args["ExtendedStatistic"] = alarm.statistic
     if alarm.unit:
         args["Unit"] = alarm.unit
+    if alarm.evaluate_low_sample_count_percentile:
+        args["EvaluateLowSampleCountPercentile"] = alarm.evaluate_low_sample_count_percentile
     return args
 
 

@@ -130,11 +130,12 @@ def owned(tags: Mapping[str, str], namespace: str) -> bool:
 _ALARM_DEFAULTS: dict[str, Any] = {
     "AlarmDescription": "", "ActionsEnabled": True, "AlarmActions": [], "OKActions": [],
     "InsufficientDataActions": [], "Dimensions": [], "Statistic": None, "ExtendedStatistic": None,
-    "Unit": None, "TreatMissingData": "missing", "DatapointsToAlarm": None,
+    "Unit": None, "TreatMissingData": "missing", "DatapointsToAlarm": None, "EvaluateLowSampleCountPercentile": None,
 }
 ALARM_FIELDS = ("AlarmDescription", "ActionsEnabled", "AlarmActions", "OKActions", "InsufficientDataActions",
                 "Namespace", "MetricName", "Dimensions", "Statistic", "ExtendedStatistic", "Unit", "Period",
-                "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData")
+                "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator", "TreatMissingData",
+                "EvaluateLowSampleCountPercentile")
 
 
 def normalise_alarm(args: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,6 +155,8 @@ def normalise_alarm(args: Mapping[str, Any]) -> dict[str, Any]:
             value = float(value)
         elif key in ("Period", "EvaluationPeriods") and value is not None:
             value = int(value)
+        elif key == "EvaluateLowSampleCountPercentile":
+            value = value or None  # DescribeAlarms may return "" for unset
         out[key] = value
     if out["DatapointsToAlarm"] is None:
         out["DatapointsToAlarm"] = out["EvaluationPeriods"]

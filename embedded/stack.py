@@ -28,6 +28,7 @@ from typing import Any, Literal
 from control_plane.alarms.handler import HandlerConfig
 from control_plane.alarms.local import LocalAlarmRunner, TickOutcome, in_process_handler
 from control_plane.alarms.samples import Sample as AlarmSample
+from control_plane.alarms.states import AlarmState
 from control_plane.apply import execute, observe, resolve_target, steps_for
 from control_plane.aws.live_store import put_record
 from control_plane.aws.metrics_source import Sample as GateSample
@@ -36,6 +37,7 @@ from control_plane.aws.session import Clients
 from control_plane.compiler import compile_plan
 from control_plane.diff import diff
 from embedded.clock import ScaledClock
+from embedded.cloudwatch import EmbeddedCloudWatch
 from emulators.inprocess import EmulatedAdapter, EmulatedBackendSettings, emulated_factories, latency_knob
 from registry.errors import UnknownName
 from registry.live_state import PhaseRecord, param_phase
@@ -139,6 +141,7 @@ class EmbeddedStack:
         self.runtime_samples: list[RuntimeSample] = []
         self.applied: list[str] = []
         self.alarm_outcomes: list[tuple[float, TickOutcome]] = []
+        self.cloudwatch = EmbeddedCloudWatch(clock=self.clock.time)
         self._moto: Any = None
         self._server: VoiceServer | None = None
         self._runner: LocalAlarmRunner | None = None
@@ -155,16 +158,16 @@ class EmbeddedStack:
     async def start(self) -> StackInfo:
         if self.info is not None:
             return self.info
-        from moto.server import ThreadedMotoServer
+        from embedded.cloudwatch import EmbeddedAwsServer, front_for
 
         for key, value in FAKE_CREDENTIALS.items():  # moto accepts any; never let a real profile be picked up
             os.environ.setdefault(key, value)
         if self.config.quiet:
             logging.getLogger("voice-rollout-revert").setLevel(logging.WARNING)
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-        self._moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.moto_port, verbose=False)
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
+        # moto for every service, its CloudWatch answered from the project's evaluator (embedded.cloudwatch)
+        self._moto = EmbeddedAwsServer(front_for(self.cloudwatch), self.config.host, self.config.moto_port)
+        host, port = self._moto.start()
         endpoint = f"http://{host}:{port}"
         # moto keeps its state per process, not per server: start from an empty account (a stack started earlier
         # in the same process, e.g. by a test, would otherwise leave its phase and overrides behind).
@@ -250,9 +253,21 @@ class EmbeddedStack:
         invoke = in_process_handler(ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy,
                                     config=HandlerConfig(self.registry.namespace, topic_arn_prefix=prefix),
                                     clock=self.clock.time)
+        plan = compile_plan(self.registry, target)
         self._runner = LocalAlarmRunner.from_registry(
-            self.registry, cloudwatch=clients.cloudwatch, invoke=invoke, clock=self.clock.time, feed=self.alarm_feed,
-            sns=clients.sns, topic_arn_prefix=prefix, region=target.region, account=target.account_id)
+            self.registry, cloudwatch=clients.cloudwatch, invoke=invoke, clock=self.clock.time,
+            feed=self.alarm_feed,
+            sns=clients.sns, topic_arn_prefix=prefix, region=target.region, account=target.account_id,
+            alarm_args={spec.name: spec.args for spec in plan.alarms})
+        runner = self._runner
+        # SetAlarmState from anyone (voicectl, the aws CLI, a test) holds until the next evaluation and runs the new
+        # state's actions; the runner's own set_alarm_state finds the state already taken and does nothing more.
+
+        def on_set_state(name: str, state: str, reason: str, data: str) -> None:
+            if any(a.name == name for a in runner.alarms):
+                runner.set_alarm_state(name, AlarmState(state), reason, data)
+
+        self.cloudwatch.on_set_state = on_set_state
         self._stop.clear()
         self._runner_thread = threading.Thread(target=self._run_alarms, name="local-alarms", daemon=True)
         self._runner_thread.start()

@@ -38,23 +38,21 @@ def clipped(text: str, limit: int = 200) -> str:
 
 
 class VoiceRolloutError(Exception):
-    """Base of every error a person can act on: `what` happened, `where`, and the `value` at fault."""
+    """Base of every error a person can act on: `what` happened, `where`, the `value` at fault, and what was
+    `expected` instead (a fact about the format or the choices, e.g. 'one JSON object per line'; never what to
+    run: next commands are cli/errors.py's)."""
 
-    def __init__(self, what: str, *, where: str | None = None, value: object = None) -> None:
+    def __init__(self, what: str, *, where: str | None = None, value: object = None,
+                 expected: str | None = None) -> None:
         super().__init__(what)
         self.what = what
         self.where = where
         self.value = value
+        self.expected = expected
 
 
 class InvalidInput(VoiceRolloutError):
-    """A file, value or setting given to the product is wrong. `expected` says what a valid one looks like (a
-    fact about the format, e.g. 'one JSON object per line'), never what to run."""
-
-    def __init__(self, what: str, *, where: str | None = None, value: object = None,
-                 expected: str | None = None) -> None:
-        super().__init__(what, where=where, value=value)
-        self.expected = expected
+    """A file, value or setting given to the product is wrong."""
 
 
 @dataclass(frozen=True, order=True)
@@ -155,12 +153,11 @@ class StepRefused(UsageError):
 
     def __init__(self, problem: StepProblem, what: str, *, current: str | None = None, target: str | None = None,
                  path: str | None = None, expected: str | None = None, choices: Sequence[str] = ()) -> None:
-        super().__init__(what, value=target)
+        super().__init__(what, value=target, expected=expected)  # expected: the phase accepted instead, if any
         self.problem = problem
         self.current = current
         self.target = target
         self.path = path
-        self.expected = expected  # the phase that would be accepted instead, when there is one
         self.choices = tuple(choices)
 
 

@@ -18,13 +18,6 @@ from registry.durations import parse_duration
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 SSM_PATH = r"^(/[A-Za-z0-9_.-]+)+$"
 METRIC_NAMESPACE = r"^[^:][^:]{0,254}$"
-# CloudWatch extended statistics: percentile (p99, p99.9), trimmed mean/count/sum and winsorized mean, with
-# either a single percentile or a range (TM(10%:90%)).
-_PCT = r"(?:100(?:\.0{1,2})?|\d{1,2}(?:\.\d{1,2})?)"
-EXTENDED_STATISTIC = re.compile(
-    rf"^(?:p{_PCT}|(?:tm|tc|ts|wm|pr){_PCT}|(?:TM|TC|TS|WM|PR)\((?:{_PCT}%?)?:(?:{_PCT}%?)?\))$"
-)
-SIMPLE_STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 
 
 class Strict(BaseModel):
@@ -205,6 +198,8 @@ class Alarm(Strict):
     comparison: Annotated[Comparison, Field(strict=False)]
     treat_missing_data: Annotated[MissingData, Field(strict=False)] = MissingData.MISSING
     unit: str | None = None
+    evaluate_low_sample_count_percentile: Literal["evaluate", "ignore"] | None = Field(
+        default=None, description="Percentile alarms: with too few samples, evaluate anyway or keep the state.")
     description: str = ""
     actions: AlarmActions = Field(default_factory=AlarmActions)
 

@@ -11,16 +11,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from registry.detection import MEMO_RTO_SECONDS, cadence, detection_bounds
 from registry.errors import Diagnostic, shown
 from registry.model import (
-    EXTENDED_STATISTIC,
-    SIMPLE_STATISTICS,
     ApprovalGate,
     DecommissionAction,
     MetricGate,
     Phase,
     Registry,
 )
+from registry.statistics import SIMPLE_STATISTICS, is_valid_statistic, parse_statistic
 from registry.yaml_source import SourceMap
 
 # CloudWatch (PutMetricAlarm reference): Period is 10, 20, 30 or a multiple of 60; Period x EvaluationPeriods is at
@@ -79,11 +79,6 @@ class _Ctx:
                 for v, pct in w.items() if pct > 0} | self.known.served
 
 
-def is_valid_statistic(statistic: str) -> bool:
-    """True for CloudWatch's simple statistics and its extended ones (p95, p99.9, tm90, TM(10%:90%)...)."""
-    return statistic in SIMPLE_STATISTICS or bool(EXTENDED_STATISTIC.match(statistic))
-
-
 def suggest(name: str, candidates: set[str], what: str) -> str:
     """'did you mean X?' when a candidate is close to `name`, else the candidates listed."""
     close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
@@ -99,7 +94,7 @@ def statistic_hint(statistic: str) -> str:
     if statistic.lower() in by_lower:
         return f"did you mean {shown(by_lower[statistic.lower()])}?"
     if re.fullmatch(r"[pP]\d+(\.\d+)?", statistic):
-        return "a percentile is p0..p100 with at most two decimals, e.g. p95 or p99.9"
+        return "a percentile is p0..p100 with at most ten decimals, e.g. p95 or p99.9"
     return "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p50, p95 or p99.9"
 
 
@@ -202,6 +197,8 @@ def _check_gate(c: _Ctx, path: Path, gate: MetricGate | ApprovalGate, phase: Pha
     if not is_valid_statistic(gate.statistic):
         yield c.error((*path, "statistic"), f"gate statistic {shown(gate.statistic)} is not a CloudWatch statistic",
                       statistic_hint(gate.statistic))
+    else:
+        yield from _check_computable(c, (*path, "statistic"), gate.statistic, "gate")
     if gate.below is not None and gate.above is not None:
         yield c.error((*path, "above"), "a metric gate takes one of below: or above:, not both",
                       "split it into two gates", key=True)
@@ -214,6 +211,16 @@ def _check_gate(c: _Ctx, path: Path, gate: MetricGate | ApprovalGate, phase: Pha
         if max(shares) == 0:
             yield c.warn(path, f"gate on {shown(variant)} in phase {shown(phase.name)}, which gives it no traffic: "
                          "its data will be missing and the gate will hold", "gate a variant that has traffic")
+
+
+def _check_computable(c: _Ctx, path: Path, statistic: str, what: str) -> Iterator[Diagnostic]:
+    """CloudWatch takes it, but the backtest, the embedded stack and the gates could only guess its value."""
+    parsed = parse_statistic(statistic)
+    why = parsed.unsupported if parsed else None
+    if why:
+        yield c.error(path, f"{what} statistic {statistic!r} is valid for CloudWatch but not computed by "
+                      f"voice-rollout: {why}", "use SampleCount, Average, Sum, Minimum, Maximum, a percentile "
+                      "(p95, p99.9) or value bounds (TM(100:900), TC(:500))")
 
 
 def _check_dimensions(c: _Ctx, path: Path, dimensions: dict[str, str]) -> Iterator[Diagnostic]:
@@ -239,6 +246,8 @@ def _check_alarms(c: _Ctx) -> Iterator[Diagnostic]:
         if not is_valid_statistic(alarm.statistic):
             yield c.error((*path, "statistic"), f"statistic {shown(alarm.statistic)} is not valid for CloudWatch",
                           statistic_hint(alarm.statistic))
+        else:
+            yield from _check_computable(c, (*path, "statistic"), alarm.statistic, "alarm")
         if alarm.period not in HIGH_RESOLUTION_PERIODS and (alarm.period <= 0 or alarm.period % 60):
             yield c.error((*path, "period"), f"period {alarm.period} is not allowed: CloudWatch takes 10, 20, 30 "
                           "or a multiple of 60 seconds", "e.g. period: 60 or period: 300")
@@ -256,6 +265,16 @@ def _check_alarms(c: _Ctx) -> Iterator[Diagnostic]:
         yield from _check_dimensions(c, (*path, "dimensions"), alarm.dimensions)
         yield from _check_actions(c, path, name, served)
         actions = alarm.actions
+        if actions.revert and alarm.period > 0 and alarm.evaluation_periods >= 1:
+            m = min(alarm.datapoints_to_alarm or alarm.evaluation_periods, alarm.evaluation_periods)
+            earliest, latest = detection_bounds(alarm.period, max(m, 1))
+            if earliest > MEMO_RTO_SECONDS:
+                yield c.warn((*path, "period"), f"alarm {name!r} reverts {', '.join(actions.revert)} but cannot fire "
+                             f"sooner than {earliest:g} s after a regression starts (latest {latest:g} s: "
+                             f"{m} x {alarm.period} s periods, evaluated every {cadence(alarm.period)} s), "
+                             f"beyond the memo's {MEMO_RTO_SECONDS} s RTO",
+                             "a shorter period or fewer datapoints_to_alarm detects sooner; the RTO starts at the "
+                             "alarm")
         if not (actions.notify or actions.revert or actions.rollback_deployment):
             yield c.warn((*path, "actions"), f"alarm {shown(name)} has no actions: it will change state and do nothing",
                          "add notify: [topic] at least")

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from control_plane.alarms.detection import Detection, time_to_detect
 from control_plane.alarms.evaluator import AlarmDefinition, Evaluator, Transition
 from control_plane.alarms.samples import Sample
 from control_plane.alarms.states import AlarmState
@@ -174,6 +175,8 @@ class BacktestReport:
     events: list[BacktestEvent] = field(default_factory=list)
     final: dict[str, AlarmState] = field(default_factory=dict)
     ticks: int = 0
+    evaluations: dict[str, int] = field(default_factory=dict)  # evaluations per alarm, at CloudWatch's cadence
+    detection: dict[str, Detection] = field(default_factory=dict)
 
     def fired(self, alarm: str | None = None) -> list[BacktestEvent]:
         return [e for e in self.events if e.fired and (alarm is None or e.alarm == alarm)]
@@ -181,8 +184,9 @@ class BacktestReport:
     def as_dict(self) -> dict[str, Any]:
         return {"start": datetime.fromtimestamp(self.start, UTC).isoformat(),
                 "end": datetime.fromtimestamp(self.end, UTC).isoformat(), "samples": self.samples,
-                "alarms": self.alarms, "ticks": self.ticks, "events": [e.as_dict() for e in self.events],
-                "final": {k: v.value for k, v in self.final.items()}}
+                "alarms": self.alarms, "ticks": self.ticks, "evaluations": self.evaluations,
+                "time_to_detect": {k: v.as_dict() for k, v in self.detection.items()},
+                "events": [e.as_dict() for e in self.events], "final": {k: v.value for k, v in self.final.items()}}
 
 
 def _event(t: Transition) -> BacktestEvent:
@@ -193,29 +197,32 @@ def _event(t: Transition) -> BacktestEvent:
 
 
 def backtest(alarms: Sequence[AlarmDefinition], samples: Iterable[Sample], *, step: float | None = None,
-             start: float | None = None, end: float | None = None) -> BacktestReport:
-    """Evaluate `alarms` over the history every `step` seconds (default: as CloudWatch, every minute or every
-    period for high-resolution alarms) from the first sample until the period of the last one is complete."""
+             start: float | None = None, end: float | None = None, delay: float = 0.0) -> BacktestReport:
+    """Evaluate `alarms` over the history as CloudWatch would: each alarm every minute (every 10 s for 10, 20 and
+    30 s periods) over its window ending at that step, from the step holding the first sample until the last
+    sample's periods are complete. `step` only sets how often the clock moves; `delay` is the metric delay
+    assumed for the time-to-detect figures."""
     ordered = sorted(samples, key=lambda s: s.timestamp)
-    step = step or float(min([60, *(a.period for a in alarms)]))
+    step = step or float(min([60, *(a.cadence for a in alarms)]))
+    detection = {a.name: time_to_detect(a, delay) for a in alarms}
     if not ordered or not alarms:
         now = start or 0.0
-        return BacktestReport(now, end or now, len(ordered), [a.name for a in alarms])
+        return BacktestReport(now, end or now, len(ordered), [a.name for a in alarms], detection=detection)
     first, last = ordered[0].timestamp, ordered[-1].timestamp
     begin = start if start is not None else math.floor(first / step) * step
-    # Up to the end of the last period holding data: the history's end is not the metric stopping, so going
-    # further would "recover" notBreaching alarms on no data.
-    finish = end if end is not None else max(math.floor(last / a.period) * a.period + a.period for a in alarms)
+    # Up to the first window that holds the last sample's period whole: the history's end is not the metric
+    # stopping, so going further would "recover" notBreaching alarms on no data.
+    finish = end if end is not None else max(math.floor(last / a.cadence) * a.cadence + a.cadence for a in alarms)
     evaluator = Evaluator(alarms)
     evaluator.ingest(ordered)
-    report = BacktestReport(begin, finish, len(ordered), [a.name for a in alarms])
+    report = BacktestReport(begin, finish, len(ordered), [a.name for a in alarms], detection=detection)
     now = begin
     while now <= finish:
         # The first evaluation of each alarm leaves INSUFFICIENT_DATA (creation) whatever the data: not news.
         report.events.extend(_event(t) for t in evaluator.tick(now)
-                             if not (report.ticks == 0 and t.previous.reason.startswith("Unchecked")
-                                     and t.state is not AlarmState.ALARM))
+                             if not (t.previous.reason.startswith("Unchecked") and t.state is not AlarmState.ALARM))
         report.ticks += 1
         now += step
     report.final = {a.name: evaluator.state(a.name) for a in alarms}
+    report.evaluations = {a.name: evaluator.evaluation_counts.get(a.name, 0) for a in alarms}
     return report

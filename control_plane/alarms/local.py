@@ -5,9 +5,9 @@ it drains the runtime's raw metric samples from a feed, evaluates every alarm wi
 injected clock's time, and on each transition (never while a state holds):
 
 1. calls cloudwatch.set_alarm_state on the endpoint, so `voicectl alarms list` and DescribeAlarms show it;
-2. publishes CloudWatch's SNS alarm message to the alarm's notify topics (when given an SNS client);
-3. on ALARM, for alarms that revert or roll back, invokes the revert handler with the Lambda alarm-action
-   event shape, exactly what CloudWatch's Lambda action sends.
+2. for the new state's actions (AlarmActions, OKActions, InsufficientDataActions of the alarm's PutMetricAlarm
+   arguments): publishes CloudWatch's SNS alarm message to each SNS topic, and invokes the revert handler with
+   the Lambda alarm-action event for each Lambda function (messages.py builds both as AWS does).
 
 The feed is a callable returning the samples that arrived since the last call, or a queue.Queue the
 runtime's metrics sink puts samples on; a sample is a `samples.Sample` or a loose
@@ -20,14 +20,27 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from control_plane.alarms.evaluator import AlarmDefinition, Evaluator, Transition, definitions_from_registry
-from control_plane.alarms.events import format_time, lambda_action_event
+from control_plane.alarms.evaluator import (
+    AlarmDefinition,
+    AlarmStatus,
+    Evaluator,
+    Transition,
+    definitions_from_registry,
+)
 from control_plane.alarms.handler import HandlerConfig, handle
+from control_plane.alarms.messages import (
+    AlarmConfig,
+    lambda_event,
+    lambda_targets,
+    sns_message,
+    sns_subject,
+    sns_targets,
+)
 from control_plane.alarms.samples import Sample
 from control_plane.alarms.states import AlarmState
 from control_plane.compiler import Plan
@@ -77,31 +90,6 @@ def in_process_handler(*, ssm: Any, sns: Any, codedeploy: Any, config: HandlerCo
     return invoke
 
 
-def sns_alarm_message(transition: Transition, *, region: str, account: str) -> dict[str, Any]:
-    """The JSON CloudWatch publishes to an alarm's SNS topics."""
-    alarm = transition.alarm
-    stat_key = "ExtendedStatistic" if alarm.statistic.startswith("p") else "Statistic"
-    return {
-        "AlarmName": alarm.name,
-        "AlarmDescription": None,
-        "AWSAccountId": account,
-        "NewStateValue": transition.state.value,
-        "NewStateReason": transition.current.reason,
-        "StateChangeTime": format_time(datetime.fromtimestamp(transition.at, UTC)),
-        "Region": region,
-        "AlarmArn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{alarm.name}",
-        "OldStateValue": transition.previous.state.value,
-        "Trigger": {
-            "MetricName": alarm.metric, "Namespace": alarm.namespace,
-            "StatisticType": "ExtendedStatistic" if stat_key == "ExtendedStatistic" else "Statistic",
-            stat_key: alarm.statistic, "Dimensions": [{"name": k, "value": v} for k, v in alarm.dimensions],
-            "Period": alarm.period, "EvaluationPeriods": alarm.evaluation_periods,
-            "DatapointsToAlarm": alarm.datapoints_to_alarm, "ComparisonOperator": alarm.comparison.value,
-            "Threshold": alarm.threshold, "TreatMissingData": alarm.treat_missing_data.value,
-        },
-    }
-
-
 @dataclass
 class TickOutcome:
     """One transition and what the runner did about it."""
@@ -124,11 +112,23 @@ class LocalAlarmRunner:
     topic_arn_prefix: str | None = None
     region: str = "us-east-1"
     account: str = "123456789012"
+    alarm_args: Mapping[str, Mapping[str, Any]] | None = None  # PutMetricAlarm arguments by alarm name
     evaluator: Evaluator = field(init=False)
+    configs: dict[str, AlarmConfig] = field(init=False)
     history: list[TickOutcome] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.evaluator = Evaluator(self.alarms)
+        created = self.clock()
+        self.configs = {a.name: self._config(a, created) for a in self.alarms}
+
+    def _config(self, alarm: AlarmDefinition, created: float) -> AlarmConfig:
+        if self.alarm_args and alarm.name in self.alarm_args:
+            return AlarmConfig.from_args(self.alarm_args[alarm.name], created)
+        topics = tuple(f"{self.topic_arn_prefix}{t}" for t in alarm.notify) if self.topic_arn_prefix else ()
+        revert = (f"arn:aws:lambda:{self.region}:{self.account}:function:voice-rollout-revert",) if (
+            alarm.revert or alarm.rollback_deployment) else ()
+        return AlarmConfig(topics + revert, configured_at=created)
 
     @classmethod
     def from_registry(cls, registry: Registry, **kwargs: Any) -> LocalAlarmRunner:
@@ -136,50 +136,53 @@ class LocalAlarmRunner:
 
     @property
     def interval(self) -> float:
-        """How often to tick: every minute, like CloudWatch, or every period for high-resolution alarms."""
-        return float(min([60, *(a.period for a in self.alarms)]))
+        """How often to tick: as often as CloudWatch evaluates, every minute or every 10 s (high resolution)."""
+        return float(min([60, *(a.cadence for a in self.alarms)]))
 
     def tick(self) -> list[TickOutcome]:
-        """Drain the feed, evaluate at clock(), and act on each transition."""
+        """Drain the feed, evaluate the alarms that are due at clock(), and act on each transition."""
         self.evaluator.ingest(drain(self.feed))
         outcomes = [self._act(t) for t in self.evaluator.tick(self.clock())]
         self.history.extend(outcomes)
         return outcomes
 
-    def _act(self, transition: Transition) -> TickOutcome:
+    def set_alarm_state(self, name: str, state: AlarmState, reason: str, reason_data: str = "") -> TickOutcome | None:
+        """SetAlarmState: the alarm takes `state` (and runs the new state's actions) until its next evaluation."""
+        now = self.clock()
+        status = AlarmStatus(state, reason, reason_data, now)
+        previous = self.evaluator.set_state(name, status)
+        if previous.state is state:
+            return None
+        alarm = next(a for a in self.alarms if a.name == name)
+        outcome = self._act(Transition(alarm, previous, status, now), record=False)
+        self.history.append(outcome)
+        return outcome
+
+    def _act(self, transition: Transition, *, record: bool = True) -> TickOutcome:
         outcome = TickOutcome(transition)
         alarm = transition.alarm
-        try:
-            self.cloudwatch.set_alarm_state(AlarmName=alarm.name, StateValue=transition.state.value,
-                                            StateReason=transition.current.reason[:REASON_LIMIT],
-                                            StateReasonData=transition.current.reason_data)
-        except Exception as exc:  # the alarm may not be applied yet; evaluation and actions go on
-            outcome.errors.append(f"set_alarm_state {alarm.name}: {exc}")
-            log.warning("set_alarm_state failed for %s: %s", alarm.name, exc)
-        if transition.state is not AlarmState.ALARM:
-            return outcome  # the registry's alarms have no OK or INSUFFICIENT_DATA actions
-        if self.sns is not None and self.topic_arn_prefix:
-            message = json.dumps(sns_alarm_message(transition, region=self.region, account=self.account))
-            for topic in alarm.notify:
+        if record:
+            try:
+                self.cloudwatch.set_alarm_state(AlarmName=alarm.name, StateValue=transition.state.value,
+                                                StateReason=transition.current.reason[:REASON_LIMIT],
+                                                StateReasonData=transition.current.reason_data)
+            except Exception as exc:  # the alarm may not be applied yet; evaluation and actions go on
+                outcome.errors.append(f"set_alarm_state {alarm.name}: {exc}")
+                log.warning("set_alarm_state failed for %s: %s", alarm.name, exc)
+        config = self.configs[alarm.name]
+        actions = config.actions_for(transition.state.value)
+        if self.sns is not None and sns_targets(actions):
+            message = json.dumps(sns_message(transition, config, region=self.region, account=self.account))
+            for topic in sns_targets(actions):
                 try:
-                    self.sns.publish(TopicArn=f"{self.topic_arn_prefix}{topic}", Message=message,
-                                     Subject=f'ALARM: "{alarm.name}"'[:100])
+                    self.sns.publish(TopicArn=topic, Message=message,
+                                     Subject=sns_subject(transition.state.value, alarm.name, self.region))
                 except Exception as exc:
                     outcome.errors.append(f"publish {topic}: {exc}")
-        if self.invoke is not None and (alarm.revert or alarm.rollback_deployment):
-            event = lambda_action_event(
-                alarm_name=alarm.name, region=self.region, account=self.account, state=transition.state,
-                reason=transition.current.reason, reason_data=transition.current.reason_data,
-                timestamp=datetime.fromtimestamp(transition.at, UTC), previous_state=transition.previous.state,
-                previous_reason=transition.previous.reason,
-                previous_timestamp=datetime.fromtimestamp(transition.previous.since, UTC),
-                metric={"id": "m1", "metricStat": {
-                    "metric": {"namespace": alarm.namespace, "name": alarm.metric,
-                               "dimensions": dict(alarm.dimensions)},
-                    "period": alarm.period, "stat": alarm.statistic}, "returnData": True},
-            )
+        if self.invoke is not None and lambda_targets(actions):
             try:
-                outcome.handler_result = self.invoke(event)
+                outcome.handler_result = self.invoke(lambda_event(transition, region=self.region,
+                                                                  account=self.account))
             except Exception as exc:  # Lambda would retry; locally, report it and try again on the next transition
                 outcome.errors.append(f"revert handler: {exc}")
                 log.exception("revert handler failed for %s", alarm.name)

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
+
 Dimensions = tuple[tuple[str, str], ...]
 MetricKey = tuple[str, str, Dimensions]
 
@@ -62,6 +64,8 @@ class SampleStore:
 
     _times: dict[MetricKey, list[float]] = field(default_factory=dict)
     _values: dict[MetricKey, list[float]] = field(default_factory=dict)
+    # (metric, slot width, slot start) -> (sample count, the slot's values sorted): see sorted_slots.
+    _sorted: dict[tuple[MetricKey, float, float], tuple[int, np.ndarray]] = field(default_factory=dict)
 
     def add(self, sample: Sample) -> None:
         times = self._times.setdefault(sample.key, [])
@@ -93,6 +97,34 @@ class SampleStore:
             return 0
         return bisect.bisect_left(times, end) - bisect.bisect_left(times, start)
 
+    def sorted_slots(self, key: MetricKey, start: float, end: float, slot: float) -> list[np.ndarray]:
+        """The values timestamped in [start, end) as one sorted array per `slot`-wide slot that has any;
+        `start` and `end` are multiples of `slot`.
+
+        CloudWatch's sliding window moves a period's bounds by one evaluation step (a minute, or 10 s) at a time,
+        so consecutive evaluations share all but one of a period's slots: each slot is sorted once (again only
+        when its sample count changes, e.g. on a late sample) and a period's percentile selects from its slots'
+        arrays instead of sorting the whole period on every evaluation.
+        """
+        slots: list[np.ndarray] = []
+        times = self._times.get(key)
+        if not times:
+            return slots
+        values = self._values[key]
+        at = start
+        lo = bisect.bisect_left(times, at)
+        while at < end:
+            hi = bisect.bisect_left(times, at + slot, lo)
+            if hi > lo:
+                cached = self._sorted.get((key, slot, at))
+                if cached is None or cached[0] != hi - lo:
+                    cached = (hi - lo, np.sort(np.asarray(values[lo:hi], dtype=np.float64)))
+                    self._sorted[(key, slot, at)] = cached
+                slots.append(cached[1])
+            at += slot
+            lo = hi
+        return slots
+
     def prune(self, before: float) -> None:
         """Forget samples older than `before` (no alarm looks back that far any more)."""
         for key, times in self._times.items():
@@ -100,6 +132,8 @@ class SampleStore:
             if cut:
                 del times[:cut]
                 del self._values[key][:cut]
+        for cached in [k for k in self._sorted if k[2] + k[1] <= before]:
+            del self._sorted[cached]
 
     def __len__(self) -> int:
         return sum(len(t) for t in self._times.values())

@@ -1,21 +1,33 @@
-"""CloudWatch statistics computed from raw samples: the five simple ones and percentiles (pNN, pNN.N).
+"""CloudWatch statistics of one period's raw samples, computed as the user guide defines them (pure).
 
-moto computes no percentiles, so the local evaluator computes them here from the raw values the runtime emits.
+The names and which of them are computed exactly are registry.statistics' business; this module does the
+arithmetic ("CloudWatch statistics definitions", Statistics-definitions.md, awsdocs):
 
-Percentile definition (nearest rank): for n samples sorted ascending, pP is the sample at 1-based rank
-ceil(P/100 * n), clamped to [1, n]. The result is always a value that was actually observed, it is exact
-for any n (no interpolation between samples, no histogram buckets) and deterministic. CloudWatch computes
-percentiles of raw values to within about 1% of this; for alarm thresholds like "p95 > 800 ms" the two
-agree except when samples straddle the threshold by less than that.
+* SampleCount, Sum, Average (Sum / SampleCount), Minimum, Maximum;
+* percentile pP, nearest rank: for n samples sorted ascending, the sample at 1-based rank ceil(P/100 * n), clamped
+  to [1, n], with P taken as the exact decimal the user wrote (p99.9 of 1..1000 is rank 999, not 1000 as
+  floating point's 99.9/100*1000 = 999.0000000000001 would give). Always an observed value;
+* TM/WM/TC/TS with value bounds: the samples v with low < v <= high ("includes values equal to the higher
+  boundary, but does not include values equal to the lower boundary"); WM clamps the others to the bounds.
+
+Extended statistics do not exist over data with a negative value ("these type of statistics are not available for
+metrics when any of the metric values are negative numbers"): `aggregate` returns None, a missing datapoint.
+
+EvaluateLowSampleCountPercentile (user guide, "Percentile-based CloudWatch alarms and low data samples"): for a
+percentile q in [0.5, 1.0) a period has too few samples below 10/(1-q); for q in (0, 0.5) below 10/q.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-import re
 from collections.abc import Callable, Sequence
+from fractions import Fraction
 
-from registry.errors import UnknownName
+import numpy as np
+
+from registry.errors import UsageError
+from registry.statistics import Statistic, parse_statistic
 
 SIMPLE: dict[str, Callable[[Sequence[float]], float]] = {
     "SampleCount": lambda xs: float(len(xs)),
@@ -24,42 +36,113 @@ SIMPLE: dict[str, Callable[[Sequence[float]], float]] = {
     "Minimum": lambda xs: float(min(xs)),
     "Maximum": lambda xs: float(max(xs)),
 }
-_PERCENTILE = re.compile(r"^p(100|\d{1,2}(?:\.\d{1,2})?)$")
 
 
-class UnsupportedStatistic(UnknownName):
-    """The local evaluator cannot compute this statistic (e.g. trimmed means): say so rather than guess."""
+class UnsupportedStatistic(UsageError):
+    """CloudWatch has no such statistic, or the local evaluator refuses to guess its value: say so."""
 
 
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile of `values` (see the module docstring); `values` must not be empty."""
+def statistic_of(text: str) -> Statistic:
+    """The parsed statistic, or UnsupportedStatistic naming why it cannot be computed here."""
+    parsed = parse_statistic(text)
+    if parsed is None:
+        raise UnsupportedStatistic(f"{text!r} is not a CloudWatch statistic", value=text,
+                                   expected="SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p95")
+    if parsed.unsupported:
+        raise UnsupportedStatistic(f"statistic {text!r} is not computed by voice-rollout: {parsed.unsupported}",
+                                   value=text, expected="a percentile such as p95 or p99.9, or value bounds such as "
+                                                        "TM(100:900)")
+    return parsed
+
+
+def check_statistic(text: str) -> None:
+    """Raise UnsupportedStatistic unless `text` can be computed here."""
+    statistic_of(text)
+
+
+def nearest_rank(count: int, percentile: Fraction) -> int:
+    """The 1-based rank of percentile P among `count` sorted samples (exact; clamped to [1, count])."""
+    # ceil(P * count / 100) in integers: Fraction arithmetic costs microseconds on every datapoint.
+    rank = -(-percentile.numerator * count // (100 * percentile.denominator))
+    return min(max(rank, 1), count)
+
+
+def percentile(values: Sequence[float], pct: float | Fraction | str) -> float:
+    """Nearest-rank percentile of `values` (not empty). A str or Fraction is exact; a float is taken as written."""
     if not values:
         raise ValueError("percentile of no samples")
-    ordered = sorted(values)
-    rank = math.ceil(pct / 100.0 * len(ordered))
-    return float(ordered[min(max(rank, 1), len(ordered)) - 1])
+    exact = Fraction(pct) if not isinstance(pct, float) else Fraction(repr(pct))
+    return float(sorted(values)[nearest_rank(len(values), exact) - 1])
 
 
-def parse_percentile(statistic: str) -> float | None:
-    """`p95` -> 95.0, `p99.9` -> 99.9; None when `statistic` is not a percentile."""
-    match = _PERCENTILE.match(statistic)
-    return float(match.group(1)) if match else None
+def percentile_of_slots(slots: Sequence[np.ndarray], statistic: str) -> float | None:
+    """Percentile `statistic` (pNN) over the union of sorted arrays (SampleStore.sorted_slots): the same nearest
+    rank as `aggregate`, selected with one partition; None when a value is negative or there are none."""
+    stat = statistic_of(statistic)
+    if stat.kind != "p" or stat.percentile is None:
+        raise ValueError(f"{statistic} is not a percentile")
+    count = sum(len(s) for s in slots)
+    if not count or any(s[0] < 0 for s in slots):
+        return None
+    k = nearest_rank(count, stat.percentile) - 1
+    if len(slots) == 1:
+        return float(slots[0][k])
+    return float(np.partition(np.concatenate(slots), k)[k])
 
 
-def check_statistic(statistic: str) -> None:
-    """Raise UnsupportedStatistic unless `statistic` can be computed here."""
-    if statistic not in SIMPLE and parse_percentile(statistic) is None:
-        raise UnsupportedStatistic("statistic", statistic, [*SIMPLE, "a percentile such as p95 or p99.9"],
-                                   what=f"statistic {statistic!r} is not supported by the local alarm evaluator")
+def _bounded(values: Sequence[float], stat: Statistic) -> list[float]:
+    low, high = stat.low, stat.high
+    return [v for v in values if (low is None or v > low) and (high is None or v <= high)]
 
 
-def aggregate(values: Sequence[float], statistic: str) -> float:
-    """One period's datapoint: `statistic` over that period's raw samples (which must not be empty)."""
+def _compute(values: Sequence[float], stat: Statistic) -> float | None:
+    if stat.kind == "simple":
+        return SIMPLE[stat.text](values)
+    if stat.kind == "p":
+        assert stat.percentile is not None
+        ordered = sorted(values)
+        if ordered[0] < 0:
+            return None
+        return float(ordered[nearest_rank(len(ordered), stat.percentile) - 1])
+    if min(values) < 0:  # a C-speed scan: this runs once per period per evaluation
+        return None
+    kept = _bounded(values, stat)
+    if stat.kind == "tc":
+        return float(len(kept))
+    if stat.kind == "ts":
+        return math.fsum(kept)
+    if stat.kind == "tm":
+        return math.fsum(kept) / len(kept) if kept else None
+    # wm: every sample counts, those outside the bounds as the bound's value
+    low = float(stat.low) if stat.low is not None else -math.inf
+    high = float(stat.high) if stat.high is not None else math.inf
+    return math.fsum(min(max(v, low), high) for v in values) / len(values)
+
+
+def aggregate(values: Sequence[float], statistic: str) -> float | None:
+    """One period's datapoint: `statistic` over its raw samples (not empty); None when CloudWatch gives none
+    (an extended statistic over a negative value, a trimmed mean of nothing)."""
     if not values:
         raise ValueError("a period with no samples has no datapoint")
     if statistic in SIMPLE:
         return SIMPLE[statistic](values)
-    pct = parse_percentile(statistic)
-    if pct is None:
-        check_statistic(statistic)
-    return percentile(values, pct or 0.0)
+    return _compute(values, statistic_of(statistic))
+
+
+@functools.lru_cache(maxsize=256)
+def _significant_count(statistic: str) -> int:
+    """The fewest samples a period needs for `statistic` to be significant (0: any count will do)."""
+    stat = parse_statistic(statistic)
+    if stat is None or stat.kind != "p" or stat.percentile is None:
+        return 0
+    q = stat.percentile / 100
+    if Fraction(1, 2) <= q < 1:
+        return math.ceil(10 / (1 - q))  # count < 10/(1-q) <=> count < ceil(10/(1-q)) for a whole count
+    if 0 < q < Fraction(1, 2):
+        return math.ceil(10 / q)
+    return 0
+
+
+def low_sample_count(statistic: str, count: int) -> bool:
+    """Too few samples for a percentile to be statistically significant (EvaluateLowSampleCountPercentile)."""
+    return count < _significant_count(statistic)

@@ -6,13 +6,12 @@ failure: a gate is never passed for lack of evidence (STYLE.md 5).
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from control_plane.alarms.statistics import UnsupportedStatistic, aggregate
 from registry.errors import UnknownName, UsageError
 from registry.live_state import ApprovalRecord, param_approval
 from registry.model import ApprovalGate, MetricGate, Registry
@@ -27,55 +26,17 @@ class Verdict(StrEnum):
     INCONCLUSIVE = "inconclusive"
 
 
-def _percentile(q: float) -> Callable[[Sequence[float]], float]:
-    def compute(values: Sequence[float]) -> float:
-        # Nearest rank: the smallest sample with at least q% of the samples at or below it.
-        ordered = sorted(values)
-        rank = max(1, math.ceil(q / 100 * len(ordered)))
-        return ordered[rank - 1]
-
-    return compute
-
-
-def _trimmed_mean(q: float) -> Callable[[Sequence[float]], float]:
-    def compute(values: Sequence[float]) -> float:
-        ordered = sorted(values)
-        kept = [v for v in ordered if v <= _percentile(q)(ordered)]
-        return sum(kept) / len(kept)
-
-    return compute
-
-
-SIMPLE: dict[str, Callable[[Sequence[float]], float]] = {
-    "Average": lambda v: sum(v) / len(v),
-    "Sum": lambda v: float(sum(v)),
-    "Minimum": lambda v: float(min(v)),
-    "Maximum": lambda v: float(max(v)),
-    "SampleCount": lambda v: float(len(v)),
-}
-# Extended statistics computable from raw samples: `p95`, `p99.9`, `tm90` (mean of the samples up to p90).
-EXTENDED: dict[str, Callable[[float], Callable[[Sequence[float]], float]]] = {"p": _percentile, "tm": _trimmed_mean}
-_EXTENDED = re.compile(r"^(p|tm)(\d{1,3}(?:\.\d{1,2})?)$")
-
-
-def statistic_function(statistic: str) -> Callable[[Sequence[float]], float]:
-    """Look a statistic up by name; raise ValueError for one that cannot be computed from raw samples."""
-    if statistic in SIMPLE:
-        return SIMPLE[statistic]
-    match = _EXTENDED.match(statistic)
-    if match and 0 < float(match.group(2)) <= 100:
-        return EXTENDED[match.group(1)](float(match.group(2)))
-    raise ValueError(f"statistic {statistic!r} cannot be computed from raw samples; use one of "
-                     f"{', '.join(SIMPLE)}, pNN or tmNN")
-
-
 def compute_statistic(values: Sequence[float], statistic: str) -> float | None:
-    """The statistic of raw samples, or None when there are none (missing data, never zero)."""
+    """The statistic of raw samples, or None when there are none (missing data, never zero), computed exactly as
+    the alarms' evaluator does (control_plane.alarms.statistics). Raises ValueError for one it cannot compute."""
     if statistic == "SampleCount":
         return float(len(values))
     if not values:
         return None
-    return statistic_function(statistic)(values)
+    try:
+        return aggregate(values, statistic)
+    except UnsupportedStatistic as exc:
+        raise ValueError(f"statistic {statistic!r} cannot be computed from raw samples: {exc.what}") from exc
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,10 @@ def test_backtest_prints_when_each_alarm_would_fire(monkeypatch: pytest.MonkeyPa
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = voicectl(monkeypatch, capsys, "alarms", "backtest", str(EXAMPLE), "--metrics", str(HISTORY))
     assert code == 0
-    assert "2026-11-20 14:50:00  VoiceM2_P95_Breach  OK -> ALARM  would revert sonic-unified to 0%; stop the " \
+    assert "2026-11-20 14:48:00  VoiceM2_P95_Breach  OK -> ALARM  would revert sonic-unified to 0%; stop the " \
            "CodeDeploy deployment; notify voice-m2-oncall" in out
+    # 2 x 300 s, evaluated every minute: the earliest is one period after the regression, the latest 2 periods + 60 s
+    assert "fires 300 s (5 min) to 660 s (11 min) after a regression starts (evaluated every 60 s" in out
     assert "VoiceM2_TTFA_Regression  OK -> ALARM  notify voice-m2-engineering" in out
     assert "VoiceM2_Bedrock_Error_Spike: never fired" in out
 
@@ -45,8 +47,12 @@ def test_backtest_json_and_alarm_filter(monkeypatch: pytest.MonkeyPatch, capsys:
     assert code == 0
     report = json.loads(out)
     assert report["alarms"] == ["VoiceM2_P95_Breach"]
+    # The sliding window re-reads overlapping periods every minute, so this noisy history flaps as it would in AWS.
     assert [(e["at"], e["state"]) for e in report["events"]] == [
-        ("2026-11-20T14:50:00+00:00", "ALARM"), ("2026-11-20T15:05:00+00:00", "OK")]
+        ("2026-11-20T14:48:00+00:00", "ALARM"), ("2026-11-20T14:52:00+00:00", "OK"),
+        ("2026-11-20T14:53:00+00:00", "ALARM"), ("2026-11-20T14:58:00+00:00", "OK"),
+        ("2026-11-20T14:59:00+00:00", "ALARM"), ("2026-11-20T15:03:00+00:00", "OK")]
+    assert report["time_to_detect"]["VoiceM2_P95_Breach"]["latest_seconds"] == 660
 
 
 def test_backtest_csv_history(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

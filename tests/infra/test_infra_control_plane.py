@@ -8,7 +8,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from control_plane.compiler import REVERT_FUNCTION_NAME, compile_plan
-from registry.model import SIMPLE_STATISTICS
+from registry.statistics import SIMPLE_STATISTICS
 from tests.infra.conftest import Synthesized
 from tests.infra.template_text import as_list, logical_id, policy_statements, text
 

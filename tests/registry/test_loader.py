@@ -15,8 +15,13 @@ def test_example_is_valid_and_warns_only_that_phase4_deprecates_the_baseline() -
     # The memo deprecates M1 two weeks after Phase 4 while it is still the revert target: the one warning.
     result = load_file(EXAMPLE)
     where = position(example_text(), "{after: 14d, action: deprecate")
-    assert [(d.severity, d.location.line) for d in result.diagnostics] == [("warning", where.line)]
+    # ... and the two alarms that revert but cannot fire within the memo's 60 s RTO (2 x 300 s: 300-660 s).
+    first = result.diagnostics[0]
+    assert (first.severity, first.location.line) == ("warning", where.line)
     assert "deprecates the baseline 'transcribe-polly-baseline'" in result.diagnostics[0].message
+    assert [d.message.split(" reverts ")[0] for d in result.diagnostics[1:]] == [
+        "alarm 'VoiceM2_P95_Breach'", "alarm 'VoiceM2_Error_Rate_Breach'"]
+    assert all(d.severity == "warning" and "sooner than 300 s" in d.message for d in result.diagnostics[1:])
     assert result.registry is not None
     assert list(result.registry.variants) == ["transcribe-polly-baseline", "ws-echo", "sonic-unified", "sesame-csm1b"]
     assert [p.name for p in result.registry.phases] == [

@@ -19,7 +19,7 @@ from registry.yaml_source import parse_yaml
 
 COMPILED_SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "schema" / "compiled-registry.schema.json").read_text())
-STATISTICS = ["p50", "p95", "p99", "p99.9", "tm90", "Average", "Sum", "Maximum", "Minimum", "SampleCount"]
+STATISTICS = ["p50", "p95", "p99", "p99.9", "TM(100:900)", "Average", "Sum", "Maximum", "Minimum", "SampleCount"]
 PERIODS = [10, 20, 30, 60, 120, 300, 600, 3600, 86_400]
 COMPARISONS = ["GreaterThanThreshold", "GreaterThanOrEqualToThreshold", "LessThanThreshold",
                "LessThanOrEqualToThreshold"]

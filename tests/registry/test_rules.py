@@ -11,12 +11,14 @@ from registry.rules import is_valid_statistic, statistic_hint, suggest
 
 
 @pytest.mark.parametrize("stat", ["SampleCount", "Average", "Sum", "Minimum", "Maximum", "p0", "p50", "p95",
-                                  "p99.9", "p99.99", "p100", "p100.0", "tm90", "wm99.5", "TM(10%:90%)", "TC(:95%)"])
+                                  "p99.9", "p99.99", "p99.999", "p95.0123456789", "p100", "p100.0", "tm90", "wm99.5",
+                                  "TM(10%:90%)", "TC(:95%)", "TM(150:1000)", "IQM", "PR(:300)"])
 def test_valid_statistics(stat: str) -> None:
     assert is_valid_statistic(stat)
 
 
-@pytest.mark.parametrize("stat", ["P95", "avg", "average", "p101", "p100.5", "p99.999", "median", "p", "", "TM(10:"])
+@pytest.mark.parametrize("stat", ["P95", "avg", "average", "p101", "p100.5", "p95.01234567891", "median", "p", "",
+                                  "TM(10:", "TM(90:10)", "TM(10%:90)", "pr90"])
 def test_invalid_statistics(stat: str) -> None:
     assert not is_valid_statistic(stat)
 
@@ -26,7 +28,7 @@ def test_invalid_statistics(stat: str) -> None:
     ("avg", "did you mean 'Average'?"),
     ("average", "did you mean 'Average'?"),
     ("max", "did you mean 'Maximum'?"),
-    ("p101", "a percentile is p0..p100 with at most two decimals, e.g. p95 or p99.9"),
+    ("p101", "a percentile is p0..p100 with at most ten decimals, e.g. p95 or p99.9"),
     ("median", "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p50, p95 or p99.9"),
 ])
 def test_statistic_hints(stat: str, hint: str) -> None:

@@ -70,10 +70,15 @@ def test_shipped_regression_history_fires_p95_then_recovers(example_path: Path) 
     registry = load_registry(example_path)
     report = backtest(definitions_from_registry(registry),
                       read_history(HISTORY, default_namespace=registry.metrics_namespace))
-    fired = {e.alarm: e for e in report.fired()}
+    fired = {e.alarm: e for e in reversed(report.fired())}  # each alarm's first ALARM
     assert set(fired) == {"VoiceM2_P95_Breach", "VoiceM2_TTFA_Regression", "VoiceM2_Error_Rate_Breach"}
     p95 = fired["VoiceM2_P95_Breach"]
-    assert p95.as_dict()["at"] == "2026-11-20T14:50:00+00:00"  # regression from 14:40: two 5-minute periods
+    # Regression from 14:40; CloudWatch evaluates every minute over the 2 x 300 s ending at that minute, so the
+    # 14:48 evaluation reads [14:38, 14:43) and [14:43, 14:48), both over 800 ms (not two epoch-aligned periods).
+    assert p95.as_dict()["at"] == "2026-11-20T14:48:00+00:00"
+    assert p95.reason.startswith("Threshold Crossed: 2 out of the last 2 datapoints [826.7 (20/11/26 14:43:00), "
+                                 "832.4 (20/11/26 14:38:00)] were greater than the threshold (800.0)")
+    assert report.evaluations["VoiceM2_P95_Breach"] == report.ticks  # one evaluation a minute
     assert (p95.would_revert, p95.would_rollback, p95.would_notify) == (("sonic-unified",), True,
                                                                          ("voice-m2-oncall",))
     assert fired["VoiceM2_TTFA_Regression"].would_revert == ()  # notification only (memo alarm 4)

@@ -175,7 +175,7 @@ def test_missing_treatment_insufficient_data_reason() -> None:
     alarm = p95_alarm(treat_missing_data=MissingData.MISSING)
     status, transition = evaluate(alarm, SampleStore(), T0, AlarmStatus(OK, "x", "", 0))
     assert transition is not None and status.state is INSUFFICIENT
-    assert status.reason == "Insufficient Data: 4 datapoints were unknown."
+    assert status.reason == "Insufficient Data: 2 datapoints were unknown."  # the N evaluated, not the range
 
 
 def test_ignore_keeps_current_state_when_all_missing() -> None:
@@ -210,9 +210,9 @@ def test_reason_counts_filled_datapoints_like_cloudwatch() -> None:
     store.add(ttfa(100.0, T0))  # one real, non-breaching datapoint; two missing ones filled as breaching
     status, _ = evaluate(alarm, store, T0 + 600, AlarmStatus.initial())
     assert status.state is ALARM
-    assert status.reason.startswith("Threshold Crossed: 2 out of the last 3 datapoints [100.0 (")
-    assert "(2 of them missing and treated as [Breaching]) (minimum 2 datapoints for OK -> ALARM transition)." \
-        in status.reason
+    assert status.reason.startswith("Threshold Crossed: 0 out of the last 3 datapoints [100.0 (")
+    assert status.reason.endswith(" and 2 missing datapoints were treated as [Breaching] (minimum 2 datapoints for "
+                                  "OK -> ALARM transition).")
     empty, _ = evaluate(alarm, SampleStore(), T0 + 600, AlarmStatus.initial())
     assert empty.reason == ("Threshold Crossed: no datapoints were received for 3 periods and 3 missing datapoints "
                             "were treated as [Breaching].")

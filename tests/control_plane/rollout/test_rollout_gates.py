@@ -36,7 +36,7 @@ TTFA = [float(v) for v in range(1, 101)]  # 1..100 ms
     pytest.param("Minimum", 1.0, id="min"),
     pytest.param("Maximum", 100.0, id="max"),
     pytest.param("SampleCount", 100.0, id="count"),
-    pytest.param("tm90", 45.5, id="trimmed-mean-90"),
+    pytest.param("TM(10:90)", 50.5, id="trimmed-mean-value-bounds-lower-exclusive-upper-inclusive"),
 ])
 def test_statistics_of_raw_samples(statistic: str, expected: float) -> None:
     assert compute_statistic(TTFA, statistic) == pytest.approx(expected)
