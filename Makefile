@@ -6,7 +6,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test test-fast lint bench venv clean schema
+.PHONY: demo test test-fast lint bench venv clean schema tool-venvs
+
+# Virtualenvs of their own for tools and clients whose pins clash with the product's (each cached by a stamp like
+# .venv's, rebuilt when its pinned list changes): checkov (boto3 1.35), and the Nova Sonic clients nobody here
+# wrote, which need aws-sdk-bedrock-runtime 0.9 (pipecat pins < 0.10; AWS's console sample uses 0.9's names).
+TOOL_VENVS := checkov pipecat nova-sample
+TOOL_STAMPS := $(foreach t,$(TOOL_VENVS),.venv-tools/$(t)/.installed)
 
 # Find an interpreter >= 3.12: PATH first, then pyenv's versions (aws-sdk-bedrock-runtime needs 3.12).
 PYTHON_FOUND := $(shell for c in python3.13 python3.12 python3 \
@@ -30,6 +36,16 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+.venv-tools/%/.installed: tests/venvs/%.txt
+	@if [ -z "$(PYTHON_FOUND)" ]; then echo "error: no Python >= 3.12 found" >&2; exit 1; fi
+	@echo "creating .venv-tools/$* (log: .venv-tools/$*.log)"
+	@rm -rf .venv-tools/$* && mkdir -p .venv-tools && $(PYTHON_FOUND) -m venv .venv-tools/$*
+	@.venv-tools/$*/bin/python -m pip install -q -r $< > .venv-tools/$*.log 2>&1 \
+	  || { tail -20 .venv-tools/$*.log >&2; echo "error: installing .venv-tools/$* failed" >&2; exit 1; }
+	@touch $@
+
+tool-venvs: $(TOOL_STAMPS)
+
 demo: $(STAMP)
 	$(VENV)/bin/voicectl demo
 
@@ -38,13 +54,13 @@ demo: $(STAMP)
 TEST_WORKERS ?= 2
 XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup)
 
-test: $(STAMP)
+test: $(STAMP) $(TOOL_STAMPS)
 	@bash scripts/install-chromium.sh || echo "warning: no chromium; the browser test will be skipped" >&2
-	$(PY) -m pytest $(XDIST)
+	VOICE_REQUIRE_TOOLS=1 $(PY) -m pytest $(XDIST)
 
 # The pure and functional tiers (STYLE.md #12): the registry, control plane, runtime, emulators and embedded
-# packages' own tests, without the tests marked slow; the CLI flows, the end-to-end tests and the CDK app are left
-# to `make test`.
+# packages' own tests, without the tests marked slow; the CLI flows, the end-to-end tests, the clients nobody here
+# wrote and the CDK app are left to `make test`.
 FAST_TIERS := tests/registry tests/control_plane tests/voice_runtime tests/emulators tests/embedded tests/test_layout.py
 
 test-fast: $(STAMP)
@@ -62,4 +78,4 @@ schema: $(STAMP)
 	$(VENV)/bin/voicectl schema --compiled > schema/compiled-registry.schema.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-tools build *.egg-info .pytest_cache .mypy_cache .ruff_cache

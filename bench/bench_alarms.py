@@ -102,8 +102,8 @@ def bench_backtest() -> None:
         evaluator.tick(now)
         evaluations += len(alarms)
     took = time.perf_counter() - t0
-    each = took / evaluations * 1e6
-    print(f"evaluation only: {evaluations:,} alarm evaluations in {took:.2f} s = {each:.1f} µs each")
+    print(f"evaluation only: {evaluations:,} alarm evaluations in {took:.2f} s = "
+          f"{took / evaluations * 1e6:.1f} µs each")
 
 
 def bench_handler(iterations: int) -> None:

@@ -167,7 +167,9 @@ async def run_variant(variant: str, compiled: CompiledRegistry, args: argparse.N
     else:
         backend = SimpleNamespace(backend_endpoint_url=emu["url"], emulator_ca_file=emu["cert_file"],
                                   region="us-east-1", turn_timeout_seconds=20.0, blocking_workers=128,
-                                  crt_connections=args.crt_connections)
+                                  crt_connections=args.crt_connections, crt_nodelay=args.nodelay,
+                                  nova_plain_input=args.plain_input,
+                                  **({"nova_end_pause_ms": args.end_pause_ms} if args.end_pause_ms else {}))
         factories = {
             Backend.ECHO: EchoAdapter,
             Backend.NOVA_SONIC: lambda _: NovaSonicAdapter(backend),
@@ -292,6 +294,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="sdk: the real adapters and SDKs against the emulators (default); bare-tcp: "
                              "sonic-unified's turns go over a plain TCP socket to a model with the same latency "
                              "and no protocol (bench/bare_backend.py), the floor under the relay overhead")
+    parser.add_argument("--nodelay", action=argparse.BooleanOptionalAction, default=True,
+                        help="TCP_NODELAY on the CRT's sockets (a hook on a private SDK name; off to measure it)")
+    parser.add_argument("--plain-input", action=argparse.BooleanOptionalAction, default=True,
+                        help="Nova Sonic input chunks serialized directly (the hook on the SDK publisher's "
+                             "private _serializer; off to measure it)")
+    parser.add_argument("--end-pause-ms", type=int, help="Nova Sonic: the silence sent at the end of a user turn "
+                        "(default: the adapter's nova_end_pause_ms)")
     parser.add_argument("--json", type=Path, help="also write the full reports here")
     return parser.parse_args(argv)
 

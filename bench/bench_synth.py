@@ -25,7 +25,7 @@ from infra.settings import InfraSettings
 from infra.synth import synthesize
 from registry.loader import load_file
 t1 = time.perf_counter()
-settings = InfraSettings(cfn_schema_validation=sys.argv[3] == "on")
+settings = InfraSettings(cfn_schema_validation=sys.argv[3] == "on", relay_allow_plain_ws=True)
 report = synthesize(load_file(sys.argv[1]).registry, outdir=__import__("pathlib").Path(sys.argv[2]),
                     settings=settings)
 t2 = time.perf_counter()

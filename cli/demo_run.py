@@ -17,7 +17,7 @@ from cli.output import Output
 from embedded.plot import demo_timeline
 from embedded.report import DemoRecord, Event, event_lines, fmt_ms, phase_rows, summary, write_json
 from embedded.scenario import REVERT_ALARM, DemoScenario, ScenarioConfig
-from embedded.stack import EmbeddedStack, NovaSonicPath, StackConfig
+from embedded.stack import BackendPath, EmbeddedStack, StackConfig
 
 KIND_STYLE = {"phase": "green", "inject": "bold red", "alarm": "red", "override": "magenta", "runtime": "magenta",
               "gate": "cyan"}
@@ -74,6 +74,8 @@ def _summary_tables(record: DemoRecord, doc: dict[str, Any]) -> Group:
     outcome.add_row("alarm -> runtime cache holds the revert", secs(doc["alarm_to_runtime_cache_s"]))
     outcome.add_row("alarm -> last canary turn seen", secs(doc["alarm_to_all_baseline_s"]))
     outcome.add_row("turns / failed", f"{doc['turns']} / {doc['errors']}")
+    served = doc["meta"].get("adapters", {})
+    outcome.add_row("served by", ", ".join(f"{b}: {a}" for b, a in sorted(served.items())) or "-")
 
     checks = Table(title="Checks", title_justify="left")
     for col in ("", "expectation", "observed"):
@@ -83,9 +85,9 @@ def _summary_tables(record: DemoRecord, doc: dict[str, Any]) -> Group:
     return Group(phases, ttfa, alarms, outcome, checks)
 
 
-async def _run(file: Path, out_dir: Path, out: Output, nova_sonic: NovaSonicPath) -> tuple[DemoRecord, dict[str, Any],
+async def _run(file: Path, out_dir: Path, out: Output, backends: BackendPath) -> tuple[DemoRecord, dict[str, Any],
                                                                                           list[Path]]:
-    stack = EmbeddedStack(StackConfig(registry_file=file, nova_sonic=nova_sonic))
+    stack = EmbeddedStack(StackConfig(registry_file=file, backends_path=backends))
     started = time.time()
     info = await stack.start()
     out.hint(f"embedded stack up in {time.time() - started:.1f}s: AWS endpoint {info.aws_endpoint_url}, "
@@ -107,6 +109,9 @@ async def _run(file: Path, out_dir: Path, out: Output, nova_sonic: NovaSonicPath
                     live.update(_live_table(scenario.snapshot()))
                     await asyncio.sleep(0.5)
                 record = task.result()
+        # Which adapter served each backend: the product's SDK adapter, or the emulated test double.
+        record.meta["adapters"] = stack.adapters_serving()
+        record.meta["backends"] = stack.config.backends_path
     finally:
         await stack.stop()
     doc = summary(record)
@@ -120,10 +125,10 @@ def _threshold(stack: EmbeddedStack) -> float | None:
     return alarm.threshold if alarm else None
 
 
-def main(file: Path, out_dir: Path, nova_sonic: NovaSonicPath, json_out: bool) -> None:
+def main(file: Path, out_dir: Path, backends: BackendPath, json_out: bool) -> None:
     """Run the scenario, print the timeline and the summary, write the report; DemoFailed when a check fails."""
     out = Output(json_mode=json_out)
-    record, doc, paths = asyncio.run(_run(file, out_dir, out, nova_sonic))
+    record, doc, paths = asyncio.run(_run(file, out_dir, out, backends))
     if json_out:
         out.data({**doc, "files": [str(p) for p in paths]})
     else:

@@ -29,6 +29,11 @@ def synth(
     schema_check: Annotated[bool, typer.Option(
         "--schema-check/--no-schema-check",
         help="CDK's CloudFormation schema validation of the templates (most of the synthesis time).")] = True,
+    relay_certificate_arn: Annotated[str | None, typer.Option(
+        "--relay-certificate-arn", help="ACM certificate of the relay's public listener (wss://).")] = None,
+    allow_plain_ws: Annotated[bool, typer.Option(
+        "--allow-plain-ws", help="Without a certificate, accept a plain ws:// relay listener on the internet "
+                                 "(a test deploy); otherwise synthesis refuses.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Synthesise both stacks from FILE and check them with cdk-nag (AwsSolutions).
@@ -42,10 +47,17 @@ def synth(
     # jsii starts node on first import of aws_cdk: silence its node 20 banner, and keep `voicectl` itself fast
     # (and usable in the relay container, which has no CDK) by importing infra only here.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from infra.components.relay_service import PlainRelayListener
     from infra.settings import InfraSettings
     from infra.synth import synthesize
 
-    report = synthesize(registry, outdir=out, settings=InfraSettings(cfn_schema_validation=schema_check))
+    settings = InfraSettings(cfn_schema_validation=schema_check, relay_certificate_arn=relay_certificate_arn,
+                             relay_allow_plain_ws=allow_plain_ws)
+    try:
+        report = synthesize(registry, outdir=out, settings=settings)
+    except PlainRelayListener as exc:
+        raise CommandError(exc.what, next_step="pass --relay-certificate-arn <ACM ARN> for wss://, or "
+                                               "--allow-plain-ws to deploy a test relay on ws://") from exc
     if json_out:
         out_.data(report.to_dict())
     else:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli.local_extra import DEMO_REGISTRY, NovaSonicPath, load
+from cli.local_extra import DEMO_REGISTRY, BackendPath, load
 from cli.options import JsonFlag
 
 local_app = typer.Typer(help="The embedded stack: moto as AWS, the runtime, emulated backends, local alarms.",
@@ -29,18 +29,19 @@ def up(
                                                  "(JSON lines) for voicectl advance --metrics-from samples:PATH.")]
     = Path("out/local/metrics.jsonl"),
     reply_seconds: Annotated[float, typer.Option("--reply-seconds", help="Length of emulated replies.")] = 0.6,
-    nova_sonic: Annotated[NovaSonicPath, typer.Option(
-        "--nova-sonic", help="emulated: in-process emulated backend; protocol: the real Nova Sonic relay to the "
-        "protocol-level emulator (HTTP/2 + TLS).")] = "emulated",
+    backends: Annotated[BackendPath, typer.Option(
+        "--backends", help="real (the default): the product's adapters over their SDKs to the protocol emulators; "
+        "emulated: the in-process emulated backend (a test double).")] = "real",
     json_ready: Annotated[bool, typer.Option("--json", help="Print one JSON line with the URLs when ready.")] = False,
 ) -> None:
     """Run the embedded stack in the foreground: moto as the AWS endpoint with the registry applied, the voice
-    runtime with emulated backends and the browser client, the local alarm evaluator wired to the revert handler.
+    runtime with its real adapters to the protocol emulators and the browser client, the local alarm
+    evaluator wired to the revert handler.
 
     Prints the URLs and the AWS_ENDPOINT_URL to use with the other voicectl commands; Ctrl-C stops it cleanly.
     Port 0 picks a free port.
     """
-    load("cli.local_run", "voicectl local up").up(file, port, aws_port, phase, samples, reply_seconds, nova_sonic,
+    load("cli.local_run", "voicectl local up").up(file, port, aws_port, phase, samples, reply_seconds, backends,
                                                    json_ready)
 
 

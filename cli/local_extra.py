@@ -14,7 +14,9 @@ from cli.errors import CommandError, ExitCode
 # The project's test-world packages and the third-party ones only the [local] extra installs.
 LOCAL_ONLY = frozenset({"embedded", "emulators", "moto", "matplotlib", "hypercorn", "hdrh", "flask", "werkzeug"})
 DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "examples" / "demo-registry.yaml"
-NovaSonicPath = Literal["emulated", "protocol"]
+# real: the product's adapters over their SDKs to the protocol emulators; real-nova: Nova Sonic's real adapter, the
+# pipelines on the in-process emulated backend; emulated: the in-process test double for every backend.
+BackendPath = Literal["real", "real-nova", "emulated"]
 
 
 def load(module: str, command: str) -> ModuleType:

@@ -23,7 +23,7 @@ from cli.local_extra import LoadTestFailed
 from cli.output import Output
 from embedded.loadtest import LoadReport, LoadTestConfig, run_loadtest
 from embedded.plot import loadtest_latency
-from embedded.stack import EmbeddedStack, NovaSonicPath, StackConfig, StackInfo
+from embedded.stack import BackendPath, EmbeddedStack, StackConfig, StackInfo
 
 READY_TIMEOUT = 60.0
 
@@ -73,11 +73,11 @@ async def _serve(config: StackConfig, phase: str | None, out: Output, json_ready
 
 
 def up(file: Path, port: int, aws_port: int, phase: str | None, samples: Path | None, reply_seconds: float,
-       nova_sonic: NovaSonicPath, json_ready: bool) -> None:
+       backends: BackendPath, json_ready: bool) -> None:
     """Run the embedded stack until Ctrl-C or SIGTERM."""
     out = Output(json_mode=json_ready)
     config = StackConfig(registry_file=file, runtime_port=port, moto_port=aws_port, samples_file=samples,
-                         reply_seconds=reply_seconds, nova_sonic=nova_sonic)
+                         reply_seconds=reply_seconds, backends_path=backends)
     try:
         asyncio.run(_serve(config, phase, out, json_ready))
     except OSError as exc:
@@ -89,8 +89,11 @@ def up(file: Path, port: int, aws_port: int, phase: str | None, samples: Path | 
 def _embedded_runtime(phase: str, out: Output, log_path: Path) -> Iterator[dict[str, Any]]:
     """`voicectl local up --json` in a child process (so the load generator does not share its CPU time and GIL),
     stopped with SIGINT on exit; its stderr goes to `log_path`."""
+    # The load test measures the relay against the in-process emulated backends (BENCHMARKS.md): 100 sessions of
+    # the real M1 pipeline would saturate this machine's cores and measure that instead.
     cmd = [sys.executable, "-c", "from cli.app import main; main()", "local", "up", "--json", "--port", "0",
-           "--aws-port", "0", "--phase", phase, "--samples", str(log_path.with_name("metrics.jsonl"))]
+           "--aws-port", "0", "--backends", "emulated", "--phase", phase,
+           "--samples", str(log_path.with_name("metrics.jsonl"))]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)

@@ -20,6 +20,7 @@ import os
 import queue
 import threading
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +56,14 @@ log = logging.getLogger(__name__)
 DEMO_REGISTRY = Path(__file__).resolve().parents[1] / "examples" / "demo-registry.yaml"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "embedded", "AWS_SECRET_ACCESS_KEY": "embedded"}
 EMULATED = frozenset({Backend.NOVA_SONIC, Backend.M1_PIPELINE, Backend.CSM_SAGEMAKER})
-NovaSonicPath = Literal["emulated", "protocol"]
+# "real": the product's adapters over their SDKs to the protocol emulators (emulators.server: Nova Sonic over
+# aws_sdk_bedrock_runtime's HTTP/2 stream, M1 and CSM over the Transcribe SDK and boto3); "real-nova": Nova Sonic's
+# real adapter, the pipelines on the in-process emulated backend; "emulated": every backend on the in-process
+# emulated backend (a test double, lighter).
+BackendPath = Literal["real", "real-nova", "emulated"]
+# The M1 pipeline's latency split over its stages (final transcript, first LLM text, first speech), so the
+# protocol emulators add up to the memo's end-to-end figure.
+M1_STAGE_SHARES = {"transcribe": 0.2, "converse": 0.53, "polly": 0.27}
 
 
 def default_backends(reply_seconds: float = 1.0) -> dict[Backend, EmulatedBackendSettings]:
@@ -81,9 +89,7 @@ class StackConfig:
     quiet: bool = True  # keep the revert handler's JSON logs off the console
     internal_token: str | None = None
     samples_file: Path | None = None  # append every raw sample as JSON lines (for `voicectl advance --metrics-from`)
-    # "protocol": sonic-unified goes through the real Nova Sonic adapter (aws_sdk_bedrock_runtime, HTTP/2 over TLS)
-    # to the protocol-level Nova Sonic emulator; "emulated": the in-process emulated backend (lighter).
-    nova_sonic: NovaSonicPath = "emulated"
+    backends_path: BackendPath = "emulated"  # see BackendPath; voicectl demo and local up choose the real adapters
 
 
 @dataclass(frozen=True)
@@ -151,7 +157,7 @@ class EmbeddedStack:
         self.clients: Clients | None = None
         self.info: StackInfo | None = None
         self._samples_written = 0
-        self._emulators: Any = None  # emulators.server.EmulatorServer when nova_sonic == "protocol"
+        self._emulators: Any = None  # emulators.server.EmulatorServer when backends_path == "real"
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -178,7 +184,7 @@ class EmbeddedStack:
             self.config.samples_file.parent.mkdir(parents=True, exist_ok=True)
             self.config.samples_file.write_text("")
         self._start_alarm_runner(endpoint)
-        if self.config.nova_sonic == "protocol":
+        if self.config.backends_path != "emulated":
             self._start_emulators()
         self._server = self._build_server(endpoint)
         await self._server.start()
@@ -219,12 +225,10 @@ class EmbeddedStack:
             aws_endpoint_url=endpoint, internal_token=self.config.internal_token,
         )
         emulated = EMULATED
-        if self._emulators is not None:
-            # The real Nova Sonic relay to its protocol emulator; M1 and CSM stay in-process emulated (their real
-            # adapters would make three HTTP calls per turn for 95% of the demo's traffic on a 2-core machine).
+        if self._emulators is not None:  # every backend through its real adapter, to the protocol emulators
             settings = settings.model_copy(update={"backend_endpoint_url": self._emulators.url,
                                                    "emulator_ca_file": str(self._emulators.cert.cert_file)})
-            emulated = EMULATED - {Backend.NOVA_SONIC}
+            emulated = EMULATED - {Backend.NOVA_SONIC} if self.config.backends_path == "real-nova" else frozenset()
         sinks: list[MetricsSink] = [CallbackSink(self._on_sample)]
         if self.config.put_metric_data:
             self._cw_sink = CloudWatchSink(Clients(endpoint_url=endpoint, region=self.config.region).cloudwatch)
@@ -233,17 +237,47 @@ class EmbeddedStack:
                                        backends=emulated)
         server = create_server(settings, registry_client, FanOutSink(sinks), factories=factories,
                                wall=self.clock.time)
-        server.routes["/admin/emulated"] = latency_knob(server.adapters.get)
+        server.routes["/admin/emulated"] = (self._latency_route if self._emulators is not None
+                                            else latency_knob(server.adapters.get))
         return server
 
     def _start_emulators(self) -> None:
-        from emulators.server import EmulatorServer
+        from emulators.pipeline_server import REPLY
+        from emulators.server import EmulatorServer, behaviours
 
-        nova = (self.config.backends or default_backends(self.config.reply_seconds))[Backend.NOVA_SONIC]
         self._emulators = EmulatorServer().start()
-        behaviour = self._emulators.emulators.nova.behaviour
-        behaviour.latency = _lognormal(nova.latency_p50_ms, nova.latency_p95_ms)
-        behaviour.reply_audio_ms = int(nova.reply_seconds * 1000)
+        targets = self.config.backends or default_backends(self.config.reply_seconds)
+        for backend in (Backend.NOVA_SONIC, Backend.M1_PIPELINE, Backend.CSM_SAGEMAKER):
+            self._set_protocol_latency(backend, targets[backend].latency_p50_ms, targets[backend].latency_p95_ms)
+        for behaviour in behaviours(self._emulators.emulators).values():
+            behaviour.reply_audio_ms = int(self.config.reply_seconds * 1000)
+            behaviour.speech_ms_per_char = self.config.reply_seconds * 1000 / len(REPLY)  # Polly, CSM: same length
+            behaviour.pace_audio = True  # replies at speaking speed, as the emulated backend sends them
+
+    def _set_protocol_latency(self, backend: Backend, p50_ms: float, p95_ms: float) -> None:
+        """The protocol emulators' latency for `backend`: Nova Sonic's own; a pipeline's split over its stages."""
+        emulators = self._emulators.emulators
+        if backend is Backend.NOVA_SONIC:
+            emulators.nova.behaviour.latency = _lognormal(p50_ms, p95_ms)
+            return
+        if backend is Backend.M1_PIPELINE:
+            for stage, share in M1_STAGE_SHARES.items():
+                getattr(emulators, stage).behaviour.latency = _lognormal(p50_ms * share, p95_ms * share)
+            return
+        # CSM shares Transcribe and the LLM with M1: SageMaker's speech takes the rest of its latency.
+        before = emulators.transcribe.behaviour.latency.median_ms + emulators.converse.behaviour.latency.median_ms
+        emulators.sagemaker.behaviour.latency = _lognormal(max(1.0, p50_ms - before), max(1.0, p95_ms - before))
+
+    def _latency_route(self, query: Mapping[str, list[str]]) -> tuple[int, object]:
+        """`/admin/emulated?backend=nova_sonic&p50_ms=..&p95_ms=..` for the protocol emulators (the real adapters)."""
+        try:
+            backend = Backend(query["backend"][0])
+            p50 = float(query["p50_ms"][0])
+            p95 = float(query["p95_ms"][0]) if "p95_ms" in query else p50
+            self.set_latency(backend, p50, p95)
+        except (KeyError, ValueError) as exc:
+            return 400, {"error": f"bad query: {exc}"}
+        return 200, {"backend": backend.value, "p50_ms": p50, "p95_ms": p95, "served_by": "protocol emulators"}
 
 
     def _start_alarm_runner(self, endpoint: str) -> None:
@@ -315,8 +349,8 @@ class EmbeddedStack:
 
     def set_latency(self, backend: Backend, p50_ms: float, p95_ms: float | None = None) -> None:
         """Turn an emulated backend's latency knob (the demo's injected regression)."""
-        if backend is Backend.NOVA_SONIC and self._emulators is not None:
-            self._emulators.emulators.nova.behaviour.latency = _lognormal(p50_ms, p95_ms or p50_ms)
+        if self._emulators is not None and (backend is Backend.NOVA_SONIC or self.config.backends_path == "real"):
+            self._set_protocol_latency(backend, p50_ms, p95_ms or p50_ms)
             return
         adapter = self.server.adapters.get(backend)
         if not isinstance(adapter, EmulatedAdapter):
@@ -341,6 +375,11 @@ class EmbeddedStack:
                 return
             await asyncio.sleep(0.1)
         raise RuntimeError(f"the runtime did not pick up phase {phase} within 5 s")
+
+    def adapters_serving(self) -> dict[str, str]:
+        """backend -> the adapter that served it: the product's SDK adapter (its name, e.g. `nova_sonic`) or the
+        emulated test double (`nova_sonic(emulated)`)."""
+        return self.server.adapters.loaded()
 
     def alarm_state(self, name: str) -> str:
         assert self._runner is not None

@@ -58,6 +58,13 @@ class Behaviour:
     chunk_ms: int = 40
     tool_every: int = 0  # Nova Sonic: every Nth turn asks for the first tool offered (0: never)
     pace_audio: bool = False  # emit output audio at speaking speed (a reply still streaming can be barged in on)
+    playback_speed: float = 1.0  # Nova Sonic: how fast the client is taken to play the reply (FINAL text timing)
+    # Nova Sonic: "played" sends each segment's FINAL text once it has been played (after the last AUDIO END_TURN,
+    # the order the service sends); "early" sends it before its AUDIO contentEnd, the other order a client must
+    # read the same way (tests of the adapter's turn accounting).
+    final_text: str = "played"
+    stream_limit_s: float = 480.0  # Nova Sonic: the stream "remains open for 8 minutes" (Bedrock API reference)
+    idle_timeout_s: float = 60.0  # Nova Sonic: no input for this long ends the stream (duration not documented)
     _scripted: deque[Fault] = field(default_factory=deque, repr=False)
     _rng: random.Random = field(init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

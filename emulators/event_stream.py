@@ -64,14 +64,15 @@ def json_event(event_type: str, body: dict[str, Any]) -> bytes:
     return event_message(event_type, json.dumps(body, separators=(",", ":")).encode())
 
 
-def exception_message(exception_type: str, message: str) -> bytes:
-    """An encoded modelled exception (`:message-type exception`), as services send mid-stream failures."""
+def exception_message(exception_type: str, message: str, member: str = "message") -> bytes:
+    """An encoded modelled exception (`:message-type exception`), as services send mid-stream failures. `member`
+    is the shape's message member as the service's model names it (Bedrock `message`, Transcribe `Message`)."""
     headers: dict[str, Any] = {
         ":message-type": "exception",
         ":exception-type": exception_type,
         ":content-type": "application/json",
     }
-    return EventMessage(headers=headers, payload=json.dumps({"message": message}).encode()).encode()
+    return EventMessage(headers=headers, payload=json.dumps({member: message}).encode()).encode()
 
 
 def error_message(code: str, message: str) -> bytes:

@@ -12,6 +12,7 @@ import sys
 import aws_cdk as cdk
 
 from infra.assembly import build_app
+from infra.components.relay_service import PlainRelayListener
 from infra.settings import POWERTOOLS_LAYER_VERSION, InfraSettings
 from registry.loader import load_file
 
@@ -32,8 +33,13 @@ def main() -> None:
         region=os.environ.get("CDK_DEFAULT_REGION") or os.environ.get("AWS_REGION") or InfraSettings.region,
         powertools_layer_version=int(layer) if layer else POWERTOOLS_LAYER_VERSION,
         relay_certificate_arn=app.node.try_get_context("relay_certificate_arn") or None,
+        relay_allow_plain_ws=str(app.node.try_get_context("relay_allow_plain_ws") or "").lower() == "true",
     )
-    build_app(result.registry, settings=settings, app=app)
+    try:
+        build_app(result.registry, settings=settings, app=app)
+    except PlainRelayListener as exc:  # the CDK CLI's user: a message, not a traceback
+        sys.exit(f"{exc.what}: pass -c relay_certificate_arn=<ACM ARN> for wss://, or -c relay_allow_plain_ws=true "
+                 "for a test relay on ws://")
     app.synth()
 
 

@@ -15,6 +15,19 @@ from registry.model import Backend
 ANY_RESOURCE = "*"
 # Bedrock cross-region inference profile ids start with their geography ("us.anthropic...").
 PROFILE_PREFIXES = ("us.", "eu.", "apac.", "us-gov.", "global.")
+# The SecureStrings the operator creates (CloudFormation cannot): the WebSocket `?token=` and the relay's internal
+# token. They live beside the namespace, not under it: the runtime and the revert Lambda read the namespace with
+# GetParametersByPath, which SSM authorises against the path and not per parameter, so a secret under it could
+# not be denied to them ("How Parameter Store authorizes parameter retrieval"; the SSM user guide's advice is to
+# "separate sensitive parameters into their own path").
+SECRETS_SUFFIX = "-secrets"
+WS_TOKEN = "ws_token"
+INTERNAL_TOKEN = "internal_token"
+
+
+def secret_parameter(namespace: str, name: str) -> str:
+    """A secret's parameter name: `<namespace>-secrets/<name>` (outside the namespace's tree, see above)."""
+    return f"{namespace.rstrip('/')}{SECRETS_SUFFIX}/{name}"
 
 
 @dataclass(frozen=True, order=True)
@@ -51,7 +64,9 @@ def relay_grants(compiled: CompiledRegistry, arns: ArnScope, *, llm_model_id: st
     models = sorted({v.bedrock_model_id for _, v in variants
                      if v.backend is Backend.NOVA_SONIC and v.bedrock_model_id})
     if models:
-        grants.append(Grant(("bedrock:InvokeModelWithBidirectionalStream",),
+        # The Bedrock API reference (InvokeModelWithBidirectionalStream): "This operation requires permission for
+        # the bedrock:InvokeModel action"; there is no IAM action named after the operation (cfn-lint W3037).
+        grants.append(Grant(("bedrock:InvokeModel",),
                             tuple(arns.foundation_model(m) for m in models), "Nova Sonic speech-to-speech"))
     endpoints = sorted({v.sagemaker_endpoint for _, v in variants
                         if v.backend is Backend.CSM_SAGEMAKER and v.sagemaker_endpoint})

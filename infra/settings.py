@@ -47,6 +47,13 @@ class InfraSettings:
     # An ACM certificate for the relay's public listener. Without one the ALB listens on plain HTTP (ws://),
     # which is fine for a first deploy behind a test domain only: audio would cross the internet unencrypted.
     relay_certificate_arn: str | None = None
+    # Without a certificate synthesis fails unless this says plain ws:// to the internet is intended (a first
+    # deploy behind a test domain); the audio would then cross the internet unencrypted.
+    relay_allow_plain_ws: bool = False
+    # Executions the revert Lambda keeps for itself, so a revert runs even when other functions use up the
+    # account's concurrency. AWS refuses a reservation that leaves the account fewer than 100 unreserved
+    # executions (new accounts may have a lower total quota): None deploys without one.
+    revert_reserved_concurrency: int | None = 2
     log_retention_days: int = 30
     # CDK's built-in CloudFormation schema validation of the templates at synthesis. It is most of an in-process
     # synthesis (measured with bench/bench_synth.py: ~9 s of ~13 s on an idle 2-CPU machine), so the test suite

@@ -123,7 +123,7 @@ def _closure(requirements: list[str]) -> set[str]:
             continue
         for sub in dist.requires or []:
             sub_req = Requirement(sub)
-            extras = set(req.extras) or {""}  # every extra asked for (the dict comprehension kept only the last)
+            extras = sorted(req.extras) or [""]  # every extra asked for (a dict keyed "extra" kept only the last)
             if sub_req.marker is None or any(sub_req.marker.evaluate({"extra": e}) for e in extras):
                 todo.append(sub_req)
     return seen

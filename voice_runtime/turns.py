@@ -10,7 +10,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from voice_runtime.adapters.base import INPUT_SAMPLE_RATE, OUTPUT_SAMPLE_RATE, SAMPLE_WIDTH
+from voice_runtime.adapters.base import INPUT_SAMPLE_RATE, OUTPUT_SAMPLE_RATE, SAMPLE_WIDTH, TurnFeed
 from voice_runtime.metrics import BARGE_IN, MODEL_LATENCY, SESSION_ERROR, TTFA, Sample
 
 
@@ -42,10 +42,10 @@ class AudioFeed:
         return FeedReader(self)
 
 
-class FeedReader:
+class FeedReader(TurnFeed):
     """Async iterator over one AudioFeed's frames, live. `at_end` says whether the frame just given was the last
     one (the user's end of turn had arrived with it), so an adapter can send what ends a turn with that frame
-    instead of after it (see adapters.base.turn_ended)."""
+    instead of after it (the adapters.base.TurnFeed interface)."""
 
     def __init__(self, feed: AudioFeed) -> None:
         self._feed = feed

@@ -23,9 +23,10 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra.components.project_function import retention
-from infra.nag import acknowledge
+from infra.nag import acknowledge, acknowledge_checkov
 from infra.permissions import Grant
 from infra.settings import InfraSettings
+from registry.errors import ConfigInvalid
 
 HEALTH_PATH = "/healthz"
 # Longer than the client's 30-second heartbeat, so an idle but healthy conversation is never cut by the ALB.
@@ -34,12 +35,26 @@ IDLE_TIMEOUT = Duration.minutes(10)
 DRAIN = Duration.minutes(2)
 
 
-def _listener(scope: Construct, certificate_arn: str | None) -> dict[str, Any]:
-    """HTTPS (wss://) with the deployer's certificate and HTTP redirected; plain HTTP, with a warning, without."""
+class PlainRelayListener(ConfigInvalid):
+    """The relay's public listener would be plain HTTP (ws://): audio and tokens across the internet unencrypted.
+    Neither `relay_certificate_arn` nor `relay_allow_plain_ws` (the setting that accepts it) was given."""
+
+    def __init__(self) -> None:
+        super().__init__("the relay has no certificate (relay_certificate_arn) and plain ws:// to the internet was "
+                         "not allowed (relay_allow_plain_ws)", where="relay_certificate_arn")
+        self.settings = ("relay_certificate_arn", "relay_allow_plain_ws")
+
+
+def _listener(scope: Construct, certificate_arn: str | None, allow_plain: bool) -> dict[str, Any]:
+    """HTTPS (wss://) with the deployer's certificate and HTTP redirected; plain HTTP only when the settings say
+    so explicitly (with a warning on the stack and checkov's findings acknowledged with that reason)."""
     if certificate_arn is None:
+        if not allow_plain:
+            raise PlainRelayListener()
         Annotations.of(scope).add_warning_v2(
             "voice-rollout:relay-http",
-            "the relay listens on plain HTTP (ws://): pass -c relay_certificate_arn=<ACM ARN> for wss://")
+            "the relay listens on plain HTTP (ws://) because relay_allow_plain_ws is set: give "
+            "relay_certificate_arn for wss://")
         return {}
     return {"certificate": acm.Certificate.from_certificate_arn(scope, "Certificate", certificate_arn),
             "protocol": elbv2.ApplicationProtocol.HTTPS, "redirect_http": True,
@@ -89,7 +104,7 @@ class RelayService(Construct):
                         self, "InternalToken", parameter_name=internal_token_parameter))},
                 log_driver=ecs.LogDrivers.aws_logs(stream_prefix="relay", log_group=app_logs)),
             public_load_balancer=True,
-            **_listener(self, settings.relay_certificate_arn),
+            **_listener(self, settings.relay_certificate_arn, settings.relay_allow_plain_ws),
             assign_public_ip=True,
             task_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             idle_timeout=IDLE_TIMEOUT,
@@ -97,10 +112,14 @@ class RelayService(Construct):
             min_healthy_percent=100,
         )
         self.service.target_group.configure_health_check(path=HEALTH_PATH, healthy_http_codes="200")
+        # Requests with header fields that are not valid HTTP are dropped at the ALB, not passed to the relay
+        # (checkov CKV_AWS_131); browsers' WebSocket upgrades carry none.
+        self.service.load_balancer.set_attribute("routing.http.drop_invalid_header_fields.enabled", "true")
         self.service.target_group.set_attribute("deregistration_delay.timeout_seconds", str(DRAIN.to_seconds()))
         self._scale_on_cpu(settings)
         self._access_logs()
         self._acknowledge(nag_grants)
+        self._acknowledge_checkov(settings, [flow_logs, app_logs])
 
     def _scale_on_cpu(self, settings: InfraSettings) -> None:
         """More tasks as CPU rises. Relay latency is CPU queueing: bench/bench_relay.py measured one runtime
@@ -121,6 +140,10 @@ class RelayService(Construct):
                     "this bucket is the access-log destination itself; logging it would need another bucket "
                     "whose own logs raise the same finding")
         self.service.load_balancer.log_access_logs(bucket, prefix="relay-alb")
+        acknowledge_checkov(bucket, "CKV_AWS_18", "this bucket is the access-log destination itself (as for "
+                                                  "AwsSolutions-S1 above)")
+        acknowledge_checkov(bucket, "CKV_AWS_21", "ALB access logs are written once and never overwritten: "
+                                                  "versions would only duplicate them")
 
     def _acknowledge(self, nag_grants: list[Grant]) -> None:
         policy = self.task_role.node.find_child("DefaultPolicy")
@@ -137,3 +160,19 @@ class RelayService(Construct):
         acknowledge(self.service.load_balancer.connections.security_groups[0], "AwsSolutions-EC23",
                     "the relay is the public voice endpoint browsers connect to; the ALB accepts the world on "
                     "its listener port only, the tasks accept the ALB only")
+
+    def _acknowledge_checkov(self, settings: InfraSettings, log_groups: list[logs.LogGroup]) -> None:
+        for log_group in log_groups:
+            acknowledge_checkov(log_group, "CKV_AWS_158",
+                                "CloudWatch Logs encrypts every log group at rest; the relay logs no audio, "
+                                "transcripts or secrets, so a customer-managed key adds a key policy and nothing "
+                                "it protects")
+        group = self.service.load_balancer.connections.security_groups[0]
+        if settings.relay_certificate_arn is None:  # only reached with relay_allow_plain_ws (see _listener)
+            reason = "plain ws:// was asked for explicitly (relay_allow_plain_ws): a test deploy without a certificate"
+            acknowledge_checkov(self.service.listener, "CKV_AWS_2", reason)
+            acknowledge_checkov(self.service.listener, "CKV_AWS_103", reason)
+            acknowledge_checkov(group, "CKV_AWS_260", reason)
+        else:
+            acknowledge_checkov(group, "CKV_AWS_260", "port 80 only answers with a redirect to HTTPS (redirect_http); "
+                                                      "no request is served there")

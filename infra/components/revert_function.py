@@ -49,6 +49,7 @@ class RevertFunction(Construct):
         code: lambda_.Code,
         layer: lambda_.ILayerVersion,
         log_retention_days: int,
+        reserved_concurrency: int | None,
     ) -> None:
         super().__init__(scope, construct_id)
         ns = compiled.namespace
@@ -64,6 +65,12 @@ class RevertFunction(Construct):
             self, "Handler", handler=REVERT_HANDLER, code=code, layer=layer, function_name=function_name,
             description=f"voice-rollout revert for {ns}: alarm -> overrides, notify, stop canary",
             environment=environment, log_retention_days=log_retention_days, timeout_seconds=30,
+            reserved_concurrency=reserved_concurrency,
+            unreserved_because="InfraSettings.revert_reserved_concurrency is None: the account cannot spare a "
+                               "reservation (AWS keeps at least 100 executions unreserved)",
+            no_dlq_because="CloudWatch alarm actions invoke it asynchronously, and a revert that fails its retries "
+                           "goes to the on-failure destination (the alarms' first topic), which a person reads; a "
+                           "queue nobody watches would hide it",
         )
         self.function = self.handler.function
         # A revert that still fails after the retries must reach a person, not vanish with the event.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -29,10 +30,13 @@ class NotificationTopics(Construct):
             return
         self.key = kms.Key(self, "Key", enable_key_rotation=True,
                            description="voice-rollout SNS topics (alarm notifications)")
-        # CloudWatch publishes alarm notifications itself, so it must be able to use the topics' key.
+        # CloudWatch publishes alarm notifications itself, so it must be able to use the topics' key; only on
+        # behalf of this account's alarms (aws:SourceAccount, the confused-deputy guard AWS documents for service
+        # principals in key policies).
         self.key.add_to_resource_policy(iam.PolicyStatement(
             principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"]))
+            actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=["*"],
+            conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}))
         for spec in specs:
             topic = sns.Topic(self, spec.name, topic_name=spec.name, display_name=spec.display_name,
                               master_key=self.key, enforce_ssl=True)

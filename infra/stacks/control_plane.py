@@ -43,7 +43,8 @@ class ControlPlaneStack(Stack):
             self, "Revert", compiled=plan.compiled, metrics_namespace=metrics_namespace,
             function_name=target.revert_function_name, topics=self.topics.topics,
             topic_key_arn=self.topics.key.key_arn if self.topics.key else None, alarms=plan.alarms, arns=arns,
-            code=project_code(settings), layer=layer, log_retention_days=settings.log_retention_days)
+            code=project_code(settings), layer=layer, log_retention_days=settings.log_retention_days,
+            reserved_concurrency=settings.revert_reserved_concurrency)
         # The compiler wrote action ARNs for an offline target; map each to the resource deployed here.
         deployed_arn = {target.topic_arn(name): topic.topic_arn for name, topic in self.topics.topics.items()}
         deployed_arn[target.revert_function_arn] = self.revert.function.function_arn

@@ -15,7 +15,7 @@ from infra.components.project_function import ProjectFunction, project_code
 from infra.components.relay_service import RelayService
 from infra.components.websocket_api import STAGE, VoiceWebSocketApi
 from infra.nag import acknowledge
-from infra.permissions import relay_grants
+from infra.permissions import INTERNAL_TOKEN, WS_TOKEN, relay_grants, secret_parameter
 from infra.settings import InfraSettings
 from voice_runtime.adapters.backend_settings import BackendSettings
 from voice_runtime.apigw import TOKEN_PARAMETER_ENV
@@ -27,8 +27,10 @@ APIGW_HANDLERS = {
     "Authorizer": "voice_runtime.apigw.authorizer_handler",
 }
 LIVE_ALIAS = "live"
-WS_TOKEN_PARAMETER = "ws_token"
-INTERNAL_TOKEN_PARAMETER = "internal_token"
+# checkov CKV_AWS_115 on the WebSocket handlers.
+APIGW_UNRESERVED = ("the stage's throttling (rate and burst limits) bounds these handlers; reserved concurrency "
+                    "would be taken from the account's unreserved pool, which AWS keeps at 100 or more, and a "
+                    "caller over it is refused by API Gateway before Lambda is reached")
 
 
 def relay_command(namespace: str, baseline: str, port: int) -> list[str]:
@@ -57,12 +59,13 @@ class RuntimeStack(Stack):
             name: ProjectFunction(self, f"{name}Handler", handler=handler, code=code, layer=layer,
                                   description=f"voice runtime WebSocket {name.lower()} ({handler})",
                                   environment=environment, timeout_seconds=10 if name == "Authorizer" else 29,
-                                  memory_mb=256, log_retention_days=settings.log_retention_days)
+                                  memory_mb=256, log_retention_days=settings.log_retention_days,
+                                  unreserved_because=APIGW_UNRESERVED)
             for name, handler in APIGW_HANDLERS.items()
         }
         # $connect and the authorizer compare the caller's ?token= with a SecureString the operator puts at
-        # <namespace>/ws_token (CloudFormation cannot create SecureStrings); they may read that parameter only.
-        token_parameter = f"{compiled.namespace}/{WS_TOKEN_PARAMETER}"
+        # <namespace>-secrets/ws_token (CloudFormation cannot create SecureStrings); they may read that one only.
+        token_parameter = secret_parameter(compiled.namespace, WS_TOKEN)
         for name in ("Connect", "Authorizer"):
             self.handlers[name].function.add_environment(TOKEN_PARAMETER_ENV, token_parameter)
             self.handlers[name].allow(["ssm:GetParameter"], [arns.parameter(token_parameter)])
@@ -96,6 +99,6 @@ class RuntimeStack(Stack):
             self, "Relay", settings=settings,
             environment={**environment, "VOICE_RUNTIME_PORT": str(settings.relay_port)},
             command=relay_command(compiled.namespace, compiled.baseline, settings.relay_port),
-            internal_token_parameter=f"{compiled.namespace}/{INTERNAL_TOKEN_PARAMETER}",
+            internal_token_parameter=secret_parameter(compiled.namespace, INTERNAL_TOKEN),
             grants=relay_grants(compiled, arns, llm_model_id=llm_model_id),
             nag_grants=relay_grants(compiled, NAG_ARNS, llm_model_id=llm_model_id))

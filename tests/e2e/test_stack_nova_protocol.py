@@ -15,7 +15,7 @@ SONIC = "sonic-unified"
 
 
 async def _turns() -> tuple[list[TurnResult], list[TurnResult]]:
-    stack = EmbeddedStack(StackConfig(nova_sonic="protocol", put_metric_data=False))
+    stack = EmbeddedStack(StackConfig(backends_path="real", put_metric_data=False))
     info = await stack.start()
     try:
         await stack.set_phase("Phase4_Week7", "test: everyone on sonic-unified")

@@ -19,7 +19,8 @@ def test_cdk_json_app_synthesises_the_context_registry(tmp_path: Path) -> None:
     # What the CDK CLI passes to the app: the output directory and the context (cdk.json's plus -c flags).
     edited = tmp_path / "registry.yaml"
     edited.write_text(EXAMPLE.read_text().replace("threshold: 800\n", "threshold: 777\n", 1))
-    context = {**config["context"], "registry": str(edited)}
+    context = {**config["context"], "registry": str(edited),
+               "relay_certificate_arn": "arn:aws:acm:us-east-1:111122223333:certificate/voice-relay"}
     env = {**os.environ, "CDK_OUTDIR": str(tmp_path / "out"), "CDK_CONTEXT_JSON": json.dumps(context),
            "CDK_VALIDATION": "false", "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     done = subprocess.run([sys.executable, *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -30,6 +31,16 @@ def test_cdk_json_app_synthesises_the_context_registry(tmp_path: Path) -> None:
                   for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert thresholds["VoiceM2_P95_Breach"] == 777
     assert (tmp_path / "out" / "VoiceRolloutRuntime.template.json").is_file()
+
+
+def test_cdk_json_app_refuses_a_plain_ws_relay_nobody_asked_for(tmp_path: Path) -> None:
+    env = {**os.environ, "CDK_OUTDIR": str(tmp_path / "out"), "CDK_VALIDATION": "false",
+           "CDK_CONTEXT_JSON": json.dumps({"registry": str(EXAMPLE)}),
+           "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    done = subprocess.run([sys.executable, "-m", "infra.app"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "relay_allow_plain_ws=true" in done.stderr and "relay_certificate_arn" in done.stderr
 
 
 def test_cdk_json_app_refuses_an_invalid_registry(tmp_path: Path) -> None:

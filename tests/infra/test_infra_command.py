@@ -9,21 +9,21 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-import tests.infra.conftest  # noqa: F401  (sets the jsii environment before aws_cdk is imported)
 from cli.app import app
 from tests.conftest import EXAMPLE, ROOT
+from tests.infra.conftest import CERTIFICATE  # (importing it sets the jsii environment before aws_cdk)
 
 
 def test_synth_writes_the_assembly_and_summarises_it(tmp_path: Path) -> None:
     out = tmp_path / "assembly"
-    result = CliRunner().invoke(app, ["infra", "synth", str(EXAMPLE), "--out", str(out), "--json"])
+    result = CliRunner().invoke(app, ["infra", "synth", str(EXAMPLE), "--out", str(out), "--json",
+                                      "--relay-certificate-arn", CERTIFICATE])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["ok"] is True and report["nag"]["findings"] == []
     # synthesised with CDK's CloudFormation schema validation on: the templates pass it
     assert report["cfn_validation"] == []
-    # the one construct warning: no certificate was given, so the relay is plain HTTP
-    assert len(report["warnings"]) == 1 and "relay_certificate_arn" in report["warnings"][0]
+    assert report["warnings"] == []  # a certificate was given: no plain-HTTP relay to warn about
     stacks = {s["name"]: s for s in report["stacks"]}
     assert sorted(stacks) == ["VoiceRolloutControlPlane", "VoiceRolloutRuntime"]
     assert stacks["VoiceRolloutControlPlane"]["alarms"] == sorted(
@@ -47,3 +47,14 @@ def test_voicectl_starts_without_importing_cdk() -> None:
     # The relay container installs no CDK, and every voicectl command would otherwise pay for starting node.
     probe = "import sys, cli.app; sys.exit(int(any(m.split('.')[0] in ('aws_cdk', 'infra') for m in sys.modules)))"
     assert subprocess.run([sys.executable, "-c", probe], cwd=ROOT, timeout=60).returncode == 0
+
+
+def test_synth_refuses_a_plain_ws_relay_unless_asked_for(tmp_path: Path) -> None:
+    from registry.errors import UsageError
+
+    result = CliRunner().invoke(app, ["infra", "synth", str(EXAMPLE), "--out", str(tmp_path / "a")])
+    # a UsageError (voicectl's main prints its message and hint and exits 2) naming both ways out
+    assert isinstance(result.exception, UsageError)
+    hint = result.exception.hint or ""
+    assert "--allow-plain-ws" in hint and "--relay-certificate-arn" in hint
+    assert not list((tmp_path / "a").glob("*.template.json"))  # nothing synthesised

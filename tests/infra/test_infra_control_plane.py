@@ -167,3 +167,32 @@ def test_a_revert_that_keeps_failing_is_reported_to_the_oncall_topic(synthesized
         "MaximumRetryAttempts": 2,
         "DestinationConfig": {"OnFailure": {"Destination": {"Ref": oncall}}},
     })
+
+
+def readable(patterns: list[str], arn: str) -> bool:
+    """Would an Allow on these resource patterns (IAM wildcards) cover `arn`?"""
+    from fnmatch import fnmatchcase
+
+    return any(fnmatchcase(arn, pattern) for pattern in patterns)
+
+
+def test_the_revert_function_cannot_read_the_secrets_it_does_not_use(synthesized: Synthesized) -> None:
+    by_action = revert_statements(synthesized)
+    reads = [r for action, rs in by_action.items() if action.startswith("ssm:GetParameter") for r in rs]
+    base = "arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter"
+    assert readable(reads, f"{base}{NS}/registry")  # it does read the namespace (the check can hold)
+    for secret in ("ws_token", "internal_token"):
+        assert not readable(reads, f"{base}{NS}-secrets/{secret}")
+
+
+def test_the_revert_function_has_reserved_concurrency(synthesized: Synthesized) -> None:
+    fn = synthesized.control["Resources"][
+        logical_id(synthesized.control, "AWS::Lambda::Function", FunctionName=REVERT_FUNCTION_NAME)]
+    assert fn["Properties"]["ReservedConcurrentExecutions"] == 2
+
+
+def test_cloudwatch_may_use_the_topic_key_for_this_account_only(synthesized: Synthesized) -> None:
+    [key] = [r["Properties"] for r in synthesized.control["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+    [grant] = [s for s in key["KeyPolicy"]["Statement"]
+               if s.get("Principal", {}).get("Service") == "cloudwatch.amazonaws.com"]
+    assert grant["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}

@@ -2,45 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 import tests.infra.conftest  # noqa: F401  (sets the jsii environment before aws_cdk is imported)
-
-MINIMAL = """\
-version: 1
-namespace: /acme/voice
-metrics_namespace: Acme/Voice
-baseline: m1
-variants:
-  m1: {voice_stt: transcribe_streaming, voice_llm: bedrock_claude_sonnet_4_6, voice_tts: polly_generative,
-       transport: sse}
-phases:
-  - name: Only
-    weights: {m1: 100}
-"""
-
-
-@pytest.fixture(scope="module")
-def minimal(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from aws_cdk.assertions import Template
-
-    from infra import nag
-    from infra.assembly import build_app
-    from infra.settings import InfraSettings
-    from registry.loader import load_file
-
-    path: Path = tmp_path_factory.mktemp("registry") / "minimal.yaml"
-    path.write_text(MINIMAL)
-    result = load_file(path)
-    assert result.registry is not None, [str(d) for d in result.diagnostics]
-    built = build_app(result.registry, settings=InfraSettings(cfn_schema_validation=False),
-                      outdir=str(tmp_path_factory.mktemp("cdk.out")))
-    return {"findings": nag.findings(built.checks, built.app),
-            "control": Template.from_stack(built.control_plane).to_json(),
-            "runtime": Template.from_stack(built.runtime).to_json()}
 
 
 def types(template: dict[str, Any]) -> list[str]:

@@ -47,14 +47,15 @@ def test_parameter_tree_covers_the_namespace_and_below_only() -> None:
 def test_relay_grants_follow_the_variants() -> None:
     compiled = compiled_example()
     grants = {a: g.resources for g in relay_grants(compiled, ARNS, llm_model_id="m") for a in g.actions}
-    assert grants["bedrock:InvokeModelWithBidirectionalStream"] == (
+    # the stream needs bedrock:InvokeModel (Bedrock API reference); no IAM action is named after the operation
+    assert grants["bedrock:InvokeModel"] == (
         "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-sonic-v1:0",)
     assert grants["bedrock:InvokeModelWithResponseStream"] == ("arn:aws:bedrock:eu-west-1::foundation-model/m",)
     # WHEN the registry has no CSM and no M1 variant THEN no SageMaker, Transcribe or Polly at all
     only_sonic = compiled.model_copy(update={"variants": {"sonic-unified": compiled.variants["sonic-unified"]}})
     actions = {a for g in relay_grants(only_sonic, ARNS, llm_model_id="m") for a in g.actions}
     assert actions == {"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath",
-                       "bedrock:InvokeModelWithBidirectionalStream"}
+                       "bedrock:InvokeModel"}
 
 
 def test_alarm_properties_rename_and_swap_action_arns() -> None:

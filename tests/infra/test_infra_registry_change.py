@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-import tests.infra.conftest  # noqa: F401  (sets the jsii environment before aws_cdk is imported)
 from tests.conftest import EXAMPLE
+from tests.infra.conftest import CERTIFICATE  # (importing it sets the jsii environment before aws_cdk)
 from tests.infra.template_text import logical_id
 
-CERTIFICATE = "arn:aws:acm:us-east-1:111122223333:certificate/voice-relay"
 NEW_ALARM = """alarms:
   VoiceM2_CSM_Latency:
     description: CSM-1B p99 latency (added by the test)
@@ -88,3 +87,12 @@ def test_with_a_certificate_the_relay_listens_on_https_and_redirects_http(change
     assert sorted(listeners) == ["HTTP", "HTTPS"]
     assert listeners["HTTPS"]["Certificates"] == [{"CertificateArn": CERTIFICATE}]
     assert listeners["HTTP"]["DefaultActions"][0]["Type"] == "redirect"
+
+
+def test_the_edited_app_lints_clean(changed: dict[str, Any], tmp_path: Path) -> None:
+    from tests.infra.template_lint import cfn_lint_findings, checkov_report, describe, write_templates
+
+    templates = {"changed-control": changed["control"], "changed-runtime": changed["runtime"]}
+    assert cfn_lint_findings(templates) == []
+    write_templates(templates, tmp_path / "t")
+    assert describe(checkov_report(tmp_path / "t")["failed"]) == []

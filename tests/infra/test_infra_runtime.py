@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
 from tests.infra.conftest import Synthesized
@@ -93,7 +94,7 @@ def relay_statements(synthesized: Synthesized) -> dict[str, list[str]]:
 
 def test_relay_iam_is_scoped_to_its_models_endpoints_and_namespace(synthesized: Synthesized) -> None:
     by_action = relay_statements(synthesized)
-    assert by_action["bedrock:InvokeModelWithBidirectionalStream"] == [
+    assert by_action["bedrock:InvokeModel"] == [
         "arn:<AWS::Partition>:bedrock:<AWS::Region>::foundation-model/amazon.nova-sonic-v1:0"]
     assert by_action["sagemaker:InvokeEndpointWithResponseStream"] == [
         "arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:endpoint/csm-1b-inference-v1"]
@@ -150,7 +151,7 @@ def handler_statements(synthesized: Synthesized, handler: str) -> dict[str, list
 
 
 def test_websocket_handlers_get_only_what_each_route_needs(synthesized: Synthesized) -> None:
-    token = [f"{PARAM}/ws_token"]
+    token = [f"{PARAM}-secrets/ws_token"]
     assert handler_statements(synthesized, "voice_runtime.apigw.connect_handler") == {"ssm:GetParameter": token}
     assert handler_statements(synthesized, "voice_runtime.apigw.authorizer_handler") == {"ssm:GetParameter": token}
     assert handler_statements(synthesized, "voice_runtime.apigw.disconnect_handler") == {}
@@ -160,7 +161,7 @@ def test_websocket_handlers_get_only_what_each_route_needs(synthesized: Synthesi
     assert connections.endswith("/live/*/@connections/*") and ":execute-api:<AWS::Region>:" in connections
     synthesized.runtime_template.has_resource_properties("AWS::Lambda::Function", {
         "Handler": "voice_runtime.apigw.authorizer_handler",
-        "Environment": {"Variables": Match.object_like({"VOICE_WS_TOKEN_PARAMETER": f"{NS}/ws_token"})}})
+        "Environment": {"Variables": Match.object_like({"VOICE_WS_TOKEN_PARAMETER": f"{NS}-secrets/ws_token"})}})
 
 
 def test_relay_serves_the_registry_namespace_with_an_internal_token(synthesized: Synthesized) -> None:
@@ -173,16 +174,35 @@ def test_relay_serves_the_registry_namespace_with_an_internal_token(synthesized:
                      "--fallback-baseline": synthesized.registry.baseline, "--metrics": "emf"}
     [secret] = container["Secrets"]
     assert secret["Name"] == "VOICE_INTERNAL_TOKEN"
-    assert text(secret["ValueFrom"]).endswith(f":parameter{NS}/internal_token")
+    assert text(secret["ValueFrom"]).endswith(f":parameter{NS}-secrets/internal_token")
 
 
-def test_without_a_certificate_the_relay_is_http_and_says_so(synthesized: Synthesized) -> None:
+def test_with_plain_ws_asked_for_the_relay_is_http_and_says_so(minimal: dict[str, Any]) -> None:
     from aws_cdk.assertions import Annotations
 
-    listeners = [r["Protocol"] for r in resources(synthesized.runtime, "AWS::ElasticLoadBalancingV2::Listener")]
+    listeners = [r["Protocol"] for r in resources(minimal["runtime"], "AWS::ElasticLoadBalancingV2::Listener")]
     assert listeners == ["HTTP"]
-    Annotations.from_stack(synthesized.built.runtime).has_warning(
-        "*", Match.string_like_regexp("relay_certificate_arn"))
+    Annotations.from_stack(minimal["built"].runtime).has_warning(
+        "*", Match.string_like_regexp("relay_allow_plain_ws"))
+
+
+def test_without_a_certificate_or_plain_ws_asked_for_synthesis_refuses(synthesized: Synthesized) -> None:
+    from infra.assembly import build_app
+    from infra.components.relay_service import PlainRelayListener
+    from infra.settings import InfraSettings
+
+    with pytest.raises(PlainRelayListener) as refused:
+        build_app(synthesized.registry, settings=InfraSettings(cfn_schema_validation=False))
+    assert refused.value.settings == ("relay_certificate_arn", "relay_allow_plain_ws")
+    assert "relay_allow_plain_ws" in str(refused.value)
+
+
+def test_relay_listens_on_https_and_drops_invalid_headers(synthesized: Synthesized) -> None:
+    protocols = sorted(r["Protocol"] for r in resources(synthesized.runtime, "AWS::ElasticLoadBalancingV2::Listener"))
+    assert protocols == ["HTTP", "HTTPS"]  # HTTP only redirects
+    [balancer] = resources(synthesized.runtime, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    attributes = {a["Key"]: a["Value"] for a in balancer["LoadBalancerAttributes"]}
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
 
 
 def test_relay_scales_out_on_cpu_and_in_slowly(synthesized: Synthesized) -> None:
@@ -195,3 +215,13 @@ def test_relay_scales_out_on_cpu_and_in_slowly(synthesized: Synthesized) -> None
     assert tracking["TargetValue"] == 50
     assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == "ECSServiceAverageCPUUtilization"
     assert (tracking["ScaleOutCooldown"], tracking["ScaleInCooldown"]) == (60, 900)
+
+
+def test_the_relay_cannot_read_the_secrets_it_does_not_use(synthesized: Synthesized) -> None:
+    from fnmatch import fnmatchcase
+
+    reads = [r for action, rs in relay_statements(synthesized).items() if action.startswith("ssm:GetParameter")
+             for r in rs]
+    assert any(fnmatchcase(f"{PARAM}/registry", r) for r in reads)  # it reads the namespace
+    for secret in ("ws_token", "internal_token"):  # internal_token reaches it through ECS secrets, not its role
+        assert not any(fnmatchcase(f"{PARAM}-secrets/{secret}", r) for r in reads)

@@ -66,7 +66,7 @@ def test_cloudwatch_sink_puts_raw_samples() -> None:
     sink.drain()
     stats = cw.get_metric_statistics(
         Namespace="SilentInfinity/Voice", MetricName=TTFA, Dimensions=[{"Name": "Variant", "Value": "sonic-unified"}],
-        # around the samples' own time: NOW is taken at import, minutes before this test runs in a full suite
+        # Around the samples' own time (NOW is taken at import, which can be minutes before this test runs).
         StartTime=datetime.fromtimestamp(NOW, UTC) - timedelta(minutes=5),
         EndTime=datetime.fromtimestamp(NOW, UTC) + timedelta(minutes=5),
         Period=60, Statistics=["SampleCount", "Average"],

@@ -32,8 +32,19 @@ class BackendSettings:
     default_system_prompt: str = "You are a friendly, concise voice assistant. Keep answers short."
     nova_silence_interval_ms: int = 160  # silence while a reply is due: one frame this long, this often
     nova_idle_keepalive_ms: int = 1000  # silence frames between turns (idle), this often
+    # The silence sent at once when the user's turn ends, so the model hears the whole pause it waits for without
+    # waiting for it in real time. Nova 2 Sonic's documented pauses are 1.5 / 1.75 / 2 s (endpointingSensitivity
+    # HIGH / MEDIUM / LOW, the user guide's "Turn-taking controllability"): 2 s covers each.
+    nova_end_pause_ms: int = 2000
+    # After the reply's last audio and FINAL text, how long to wait for the usage event that follows them, so a
+    # turn's tokens are counted with that turn.
+    nova_usage_grace_ms: int = 250
     nova_tools: tuple[str, ...] = ()  # built-in tools offered to Nova Sonic (adapters.tools.BUILTIN_TOOLS)
     crt_connections: int = 8  # HTTP/2 connections per smithy client kind (all on one shared CRT event loop)
+    # The two hooks on private SDK names (docs/backends.md has their measured gains): TCP_NODELAY on the CRT's
+    # sockets, and the direct serializer of Nova Sonic's input chunks. Off only to measure them.
+    crt_nodelay: bool = True
+    nova_plain_input: bool = True
     nova_handover_seconds: float = 420.0  # hand a conversation to a fresh stream before the 8-minute limit
     turn_timeout_seconds: float = 15.0  # no output for this long fails the turn
     llm_model_id: str = "us.anthropic.claude-sonnet-4-6-v1:0"

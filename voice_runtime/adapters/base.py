@@ -10,6 +10,7 @@ the end of the turn). Audio out: 24 kHz, 16-bit little-endian mono PCM chunks, f
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -75,10 +76,21 @@ class SessionContext:
     system_prompt: str | None = None
 
 
+class TurnFeed(AsyncIterator[bytes]):
+    """A turn's audio that also knows where the turn ends: `at_end` is True once the frame just given is the turn's
+    last (the user's end of turn arrived with it). The runtime's FeedReader is one; an adapter can then send what
+    ends a turn together with that frame instead of after it."""
+
+    @property
+    @abstractmethod
+    def at_end(self) -> bool:
+        """Was the frame just given the turn's last?"""
+
+
 def turn_ended(audio: AsyncIterator[bytes]) -> bool:
-    """Was the frame `audio` just gave the turn's last? True only when the iterator knows (the runtime's
-    FeedReader does, once the user's end of turn has arrived); a plain iterator only says so by stopping."""
-    return bool(getattr(audio, "at_end", False))
+    """Was the frame `audio` just gave the turn's last? Known only from a TurnFeed; any other iterator says so
+    only by stopping."""
+    return isinstance(audio, TurnFeed) and audio.at_end
 
 
 class BackendSession(Protocol):

@@ -99,6 +99,13 @@ class NovaSonicProtocol(FramedRestJsonProtocol):
         {InvokeModelWithBidirectionalStreamInputChunk: input_chunk})
 
 
+class NovaSonicFramedProtocol(FramedRestJsonProtocol):
+    """NovaSonicProtocol without the direct input serializer (the SDK's own serializes every input event): only
+    for measuring what that hook on the SDK publisher's private `_serializer` gains."""
+
+    fast_events: ClassVar[Mapping[str, FastDecoder]] = NovaSonicProtocol.fast_events
+
+
 def handover_due(opened_at: float, now: float, limit_seconds: float) -> bool:
     """A stream this old must be replaced before the next turn (the service's hard limit is 8 minutes)."""
     return now - opened_at >= limit_seconds
@@ -157,9 +164,10 @@ class NovaSonicAdapter:
         index = shard % max(1, self.settings.crt_connections)
         async with self._client_lock:
             if index not in self._clients:
-                overrides: dict[str, Any] = {"region": self.settings.region,
-                                             "transport": crt_client(self.settings.emulator_ca_file),
-                                             "protocol": NovaSonicProtocol}
+                protocol = NovaSonicProtocol if self.settings.nova_plain_input else NovaSonicFramedProtocol
+                overrides: dict[str, Any] = {"region": self.settings.region, "protocol": protocol,
+                                             "transport": crt_client(self.settings.emulator_ca_file,
+                                                                     nodelay=self.settings.crt_nodelay)}
                 if url := self.settings.endpoint("bedrock"):
                     overrides["endpoint_uri"] = url
                 if resolver := credentials_resolver():
@@ -198,6 +206,9 @@ class NovaSonicSession:
         self._heard = False
         self._pending_usage: list[Usage] = []
         self._retired: set[asyncio.Task[None]] = set()
+        self._reply = ev.ReplyProgress()
+        self._ending: asyncio.TimerHandle | None = None  # the turn's end, waiting for FINAL texts or usage
+        self._awaiting_usage = False  # the reply is complete; its usage event ends the turn
 
     @property
     def system_prompt(self) -> str:
@@ -251,9 +262,9 @@ class NovaSonicSession:
     async def _send_audio(self, stream: _Stream, pcm: bytes) -> None:
         await self._send_encoded(stream, [ev.audio_input_json(stream.prompt_name, stream.audio_content, pcm)])
 
-    def _silence(self) -> bytes:
+    def _silence(self, ms: int | None = None) -> bytes:
         # 16 kHz s16le: 32 bytes per millisecond.
-        return bytes(32 * self.settings.nova_silence_interval_ms)
+        return bytes(32 * (self.settings.nova_silence_interval_ms if ms is None else ms))
 
     async def _keep_alive(self, stream: _Stream) -> None:
         """Send silence whenever the user is not speaking, so the model never starves: at real-time cadence from
@@ -326,6 +337,7 @@ class NovaSonicSession:
             case ev.AudioOut(content_id, pcm):
                 if self._current(stream, content_id):
                     self._voiced = self._turn is not None
+                    self._reply.heard(len(pcm), self.adapter.clock())
                     self._deliver(stream, AudioChunk(pcm))
             case ev.TextOut(content_id, role, text):
                 content = stream.contents.get(content_id, _Content(role, "TEXT", "FINAL"))
@@ -339,18 +351,27 @@ class NovaSonicSession:
                 # The model stops a reply when it hears the user. Before this turn's reply has made a sound, that
                 # can only be the previous reply (barged in on by the client) being stopped: not this turn's end.
                 if self._current(stream, content_id) and self._voiced:
-                    self._deliver(stream, TurnEnd("INTERRUPTED"))
+                    self._end_turn(stream, "INTERRUPTED")
             case ev.ContentEnded(content_id, _, stop_reason):
-                current = self._current(stream, content_id)
+                current = self._current(stream, content_id) and self._turn is not None
                 ended = stream.contents.pop(content_id, None)
-                if stop_reason == "INTERRUPTED" and current and self._voiced:
-                    self._deliver(stream, TurnEnd("INTERRUPTED"))
-                elif stop_reason == "END_TURN" and current and ended is not None and ended.role == "ASSISTANT":
-                    self._deliver(stream, TurnEnd("END_TURN"))
+                if not current or ended is None or ended.role != "ASSISTANT":
+                    return
+                if stop_reason == "INTERRUPTED" and self._voiced:
+                    self._end_turn(stream, "INTERRUPTED")
+                    return
+                self._reply.ended(ended.kind, ended.stage, stop_reason)
+                if self._reply.complete:
+                    self._end_turn(stream, "END_TURN")
+                elif self._reply.audio_done:
+                    self._await_finals(stream)
             case ev.CompletionEnded(stop_reason):
-                self._deliver(stream, TurnEnd(stop_reason or "END_TURN"))
+                self._end_turn(stream, stop_reason or "END_TURN", wait_usage=False)
             case ev.UsageOut(tokens_in, tokens_out, detail):
                 self._deliver(stream, Usage(tokens_in, tokens_out, detail))
+                if self._awaiting_usage:  # the usage that follows the reply's end: now the turn can end
+                    self._cancel_ending()
+                    self._deliver(stream, TurnEnd("END_TURN"))
             case ev.ToolUse():
                 # Answered even for a stale block: the model waits on every toolUse it sends.
                 task = asyncio.create_task(self._answer_tool(stream, out))
@@ -358,6 +379,36 @@ class NovaSonicSession:
                 task.add_done_callback(stream.tool_calls.discard)
             case _:
                 pass
+
+    def _end_turn(self, stream: _Stream, reason: str, *, wait_usage: bool = True) -> None:
+        """The reply is over. A reply that ended normally waits (briefly) for the usage event that follows it, so
+        the turn's tokens are counted with the turn; an interrupted one ends at once (barge-in must be prompt)."""
+        if stream is not self._stream or self._turn is None:
+            return
+        self._cancel_ending()
+        if reason != "END_TURN" or not wait_usage:
+            self._deliver(stream, TurnEnd(reason))
+            return
+        self._awaiting_usage = True
+        self._ending = asyncio.get_running_loop().call_later(
+            self.settings.nova_usage_grace_ms / 1000, self._end_now, stream)
+
+    def _end_now(self, stream: _Stream) -> None:
+        self._ending, self._awaiting_usage = None, False
+        self._deliver(stream, TurnEnd("END_TURN"))
+
+    def _await_finals(self, stream: _Stream) -> None:
+        """The last audio is out but not every segment's FINAL text: the service sends those as the reply is
+        played, so wait for them until the audio relayed has had time to play (plus a second), then end anyway."""
+        if self._ending is not None:
+            return
+        due = self._reply.played_by() - self.adapter.clock() + 1.0
+        self._ending = asyncio.get_running_loop().call_later(max(0.0, due), self._end_now, stream)
+
+    def _cancel_ending(self) -> None:
+        if self._ending is not None:
+            self._ending.cancel()
+        self._ending, self._awaiting_usage = None, False
 
     async def _answer_tool(self, stream: _Stream, use: ev.ToolUse) -> None:
         """Run the tool the model asked for and send its result block (errors are results too, see ToolBox)."""
@@ -404,6 +455,8 @@ class NovaSonicSession:
         self._turn_seq += 1
         self._voiced = False  # has this turn's reply produced audio yet?
         self._heard = False  # has the model transcribed this turn's speech yet?
+        self._reply = ev.ReplyProgress()
+        self._cancel_ending()
         try:
             self._user_speaking = True
             try:
@@ -415,9 +468,10 @@ class NovaSonicSession:
                     # End of the user's turn: silence at once, so the model's end-of-speech detection starts now;
                     # in the same event as the last frame when that is known (one event and one write fewer
                     # between the user's last word and the model hearing the pause).
-                    await self._send_audio(stream, frame + self._silence() if ended else frame)
+                    pause = self._silence(self.settings.nova_end_pause_ms)
+                    await self._send_audio(stream, frame + pause if ended else frame)
                 if not ended:
-                    await self._send_audio(stream, self._silence())
+                    await self._send_audio(stream, self._silence(self.settings.nova_end_pause_ms))
             except BackendError:
                 raise
             except Exception as exc:

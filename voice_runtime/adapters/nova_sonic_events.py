@@ -309,3 +309,42 @@ def parse_output(payload: bytes | str) -> OutputEvent:
             return UsageOut(delta_in, delta_out, detail)
         case _:
             return Ignored(name)
+
+
+@dataclass
+class ReplyProgress:
+    """How far one turn's reply has got, from its content blocks (pure bookkeeping).
+
+    The service speaks a reply in sentence segments: per segment a SPECULATIVE text block, an AUDIO block (ended
+    PARTIAL_TURN, or END_TURN on the last) and, once the segment has been played, a FINAL text block of what was
+    said. The last AUDIO END_TURN comes before the last FINAL text, but either order is read the same: the reply is
+    complete when its audio has ended and every segment announced has its FINAL text.
+    """
+
+    speculative: int = 0
+    finals: int = 0
+    audio_done: bool = False
+    audio_bytes: int = 0
+    first_audio_at: float | None = None
+
+    def heard(self, nbytes: int, now: float) -> None:
+        if self.first_audio_at is None:
+            self.first_audio_at = now
+        self.audio_bytes += nbytes
+
+    def ended(self, kind: str, stage: str, stop_reason: str) -> None:
+        if kind == "AUDIO" and stop_reason == "END_TURN":
+            self.audio_done = True
+        elif kind == "TEXT" and stage == "SPECULATIVE":
+            self.speculative += 1
+        elif kind == "TEXT":
+            self.finals += 1
+
+    @property
+    def complete(self) -> bool:
+        return self.audio_done and self.finals >= self.speculative
+
+    def played_by(self) -> float:
+        """When the audio relayed so far has been played (24 kHz s16le from the first audio)."""
+        start = self.first_audio_at if self.first_audio_at is not None else 0.0
+        return start + self.audio_bytes / (OUTPUT_RATE * 2)

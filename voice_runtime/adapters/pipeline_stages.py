@@ -168,7 +168,8 @@ class TranscribeStage:
         async with self._lock:
             if index not in self._clients:
                 overrides: dict[str, Any] = {"region": self.settings.region, "protocol": TranscribeProtocol,
-                                             "transport": crt_client(self.settings.emulator_ca_file)}
+                                             "transport": crt_client(self.settings.emulator_ca_file,
+                                                                     nodelay=self.settings.crt_nodelay)}
                 if url := self.settings.endpoint("transcribe"):
                     overrides["endpoint_uri"] = url
                 if resolver := credentials_resolver():

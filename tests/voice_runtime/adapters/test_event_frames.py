@@ -311,8 +311,9 @@ def transcribe_receivers(data: bytes, cuts: list[int]) -> tuple[Any, Any]:
 def test_framed_transcribe_receiver_yields_what_the_sdk_receiver_yields(cuts: list[int], failure: bytes | None) -> None:
     from emulators.transcribe_server import transcript_event
 
-    data = (transcript_event("hello", partial=True, result_id="r1", end_time=0.4)
-            + transcript_event("hello there", partial=False, result_id="r1", end_time=0.9) + (failure or b""))
+    data = (transcript_event("hello", partial=True, result_id="r1", start_time=0.0, end_time=0.4)
+            + transcript_event("hello there", partial=False, result_id="r1", start_time=0.0, end_time=0.9)
+            + (failure or b""))
     sdk, framed = transcribe_receivers(data, cuts)
     expected, got = asyncio.run(drain(sdk)), asyncio.run(drain(framed))
     assert got == expected

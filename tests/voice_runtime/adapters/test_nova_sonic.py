@@ -66,7 +66,7 @@ async def test_the_pause_rides_with_the_last_frame_when_the_end_of_the_turn_is_k
         await session.close()
         await adapter.aclose()
     assert known[-1] == plain[-1] == TurnEnd("END_TURN")
-    silence = 32 * adapter.settings.nova_silence_interval_ms
+    silence = 32 * adapter.settings.nova_end_pause_ms  # the whole pause the model waits for, sent at once
     assert emulators.emulators.nova.streams[0].end_heard_in == [len(frame) + silence, silence]
 
 

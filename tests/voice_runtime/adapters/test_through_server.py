@@ -145,3 +145,21 @@ async def test_a_nova_sonic_tool_call_is_answered_inside_the_turn_the_caller_hea
     assert json.loads(result)["timezone"] == "UTC"
     said = [m["text"] for m in messages if m["type"] == "transcript" and m["role"] == "assistant" and m["final"]]
     assert said and said[0].startswith("I looked that up:")
+
+
+@pytest.mark.parametrize("order", [pytest.param("played", id="final-text-after-audio-end-turn"),
+                                   pytest.param("early", id="final-text-before-audio-end-turn")])
+async def test_each_turns_final_transcript_arrives_before_its_turn_end_in_either_order(
+        compiled: CompiledRegistry, settings: SimpleNamespace, emulators: EmulatorServer, order: str) -> None:
+    emulators.emulators.nova.behaviour.final_text = order
+    async with relay(compiled, "Phase2_Week2", settings) as (server, _), connect(ws_url(server)) as ws:
+        await open_session(ws, "user-7", internal=True)
+        for index in (1, 2, 3):
+            await speak(ws)
+            messages, _ = await until_turn_end(ws)
+            turn_id = messages[-1]["turn_id"]
+            said = [m for m in messages if m["type"] == "transcript" and m["role"] == "assistant"]
+            planned = [m["text"] for m in said if not m["final"]]
+            assert [m["text"] for m in said if m["final"]] == planned and len(planned) == 2  # both, as spoken
+            assert {m["turn_id"] for m in said} == {turn_id}  # nothing of this turn left for the next
+            assert messages[-1]["turn"] == index and messages[-1]["reason"] == "end_turn"
