@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from botocore.config import Config
 
-from control_plane.aws.session import Clients
+from control_plane.aws.session import RETRY_CONFIG, Clients
 
 RegistryFile = Annotated[
     Path, typer.Argument(help="The registry file, e.g. examples/voice-m2.yaml.", show_default=False)
@@ -23,6 +24,7 @@ Profile = Annotated[str | None, typer.Option("--profile", envvar="AWS_PROFILE", 
 Reason = Annotated[str, typer.Option("--reason", help="Why: recorded in SSM parameter history, the audit log.")]
 
 
-def clients_from(endpoint_url: str | None, region: str | None, profile: str | None) -> Clients:
-    """The one place commands build their AWS clients from the shared options."""
-    return Clients(endpoint_url=endpoint_url, region=region, profile=profile)
+def clients_from(endpoint_url: str | None, region: str | None, profile: str | None,
+                 config: Config = RETRY_CONFIG) -> Clients:
+    """The one place commands build their AWS clients from the shared options (`config`: timeouts, retries)."""
+    return Clients(endpoint_url=endpoint_url, region=region, profile=profile, config=config)

@@ -17,10 +17,14 @@ from cli.errors import CommandError
 from cli.options import EndpointUrl, JsonFlag, Profile, Region, clients_from
 from cli.output import Output
 from registry.model import Backend
-from voice_runtime import runtime
+from voice_runtime import runtime, shutdown
 from voice_runtime.adapters.tools import BUILTIN_TOOLS
+from voice_runtime.metrics import QUEUE_LIMIT
 from voice_runtime.server import VoiceServer, create_server
 from voice_runtime.settings import RuntimeSettings
+
+# Exit status when the stop bound passed with something still hanging and the process was ended by force.
+FORCED_EXIT = 1
 
 runtime_app = typer.Typer(help="The bundled voice runtime: WebSocket relay with per-turn variant resolution.",
                           no_args_is_help=True)
@@ -48,11 +52,25 @@ def serve(
         "--internal-token", envvar="VOICE_INTERNAL_TOKEN", help="Token granting internal sessions.")] = None,
     metrics: Annotated[list[str] | None, typer.Option(
         "--metrics", help="emf (stdout), cloudwatch (PutMetricData), none; repeatable. Default: emf.")] = None,
+    metrics_queue: Annotated[int, typer.Option(
+        "--metrics-queue", min=1, help="Documents a metrics sink holds while its writer is stuck (stdout not "
+        "read, CloudWatch hanging); more are dropped and counted in /healthz.")] = QUEUE_LIMIT,
     backend_endpoint_url: Annotated[str | None, typer.Option(
         "--backend-endpoint-url", help="Where the AWS voice backends are (the local emulators' URL).")] = None,
     nova_tool: Annotated[list[str] | None, typer.Option(
         "--nova-tool", help="A built-in tool offered to Nova Sonic (repeatable): getDateAndTimeTool.")] = None,
     web_dir: Annotated[Path | None, typer.Option("--web-dir", help="Static files served at GET /.")] = None,
+    drain_seconds: Annotated[float, typer.Option(
+        "--drain-seconds", min=0, help="On SIGTERM: how long turns in flight may finish before every session is "
+        "closed with 1012 (reconnect); a second signal skips it.")] = RuntimeSettings.model_fields[
+            "drain_seconds"].default,
+    shutdown_seconds: Annotated[float, typer.Option(
+        "--shutdown-seconds", min=0.1, help="After the drain: the bound on closing backends and flushing "
+        "metrics; the process exits then whatever still hangs.")] = RuntimeSettings.model_fields[
+            "shutdown_seconds"].default,
+    max_session_seconds: Annotated[float | None, typer.Option(
+        "--max-session-seconds", min=1, help="Close a session with 1012 (reconnect) at its first turn boundary "
+        "after this age (the ECS relay sets it to fit the load balancer's deregistration delay).")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO (one line per turn), WARNING.")] = "INFO",
     endpoint_url: EndpointUrl = None,
     region: Region = None,
@@ -69,7 +87,9 @@ def serve(
         raise CommandError(f"--nova-tool {', '.join(unknown)}: no such built-in tool",
                          next_step=f"built in: {', '.join(BUILTIN_TOOLS)}; other tools are passed in code "
                               "(docs/backends.md, tool use)")
-    clients = clients_from(endpoint_url, region, profile)
+    # The runtime's own AWS calls are bounded by the SSM timeout (not botocore's minutes): a hung endpoint can
+    # then hold a fetch thread for seconds only (docs/reliability.md).
+    clients = clients_from(endpoint_url, region, profile, config=runtime.aws_config(RuntimeSettings()))
     if registry_source == "ssm":
         fetch = runtime.ssm_source(clients.ssm, namespace)
         baseline = fallback_baseline
@@ -85,8 +105,9 @@ def serve(
         aws_endpoint_url=endpoint_url,
         aws_region=region, backend_endpoint_url=backend_endpoint_url, web_dir=web_dir,
         backends={"nova_tools": list(nova_tool)} if nova_tool else {},
+        drain_seconds=drain_seconds, shutdown_seconds=shutdown_seconds, max_session_seconds=max_session_seconds,
     )
-    sink = runtime.metrics_sink(metrics or ["emf"], cloudwatch=lambda: clients.cloudwatch)
+    sink = runtime.metrics_sink(metrics or ["emf"], cloudwatch=lambda: clients.cloudwatch, queue_limit=metrics_queue)
     registry = runtime.registry_client(fetch, namespace=namespace, fallback_baseline=baseline,
                                        timeout=settings.ssm_timeout_seconds,
                                        default_ttl=settings.default_cache_ttl_seconds)
@@ -101,7 +122,7 @@ def serve(
                  + (f"; last error: {status.last_error}" if status.last_error else ""))
 
     try:
-        asyncio.run(runtime.serve_until_stopped(server, ready))
+        asyncio.run(shutdown.serve_until_stopped(server, ready, watchdog=shutdown.ExitWatchdog(FORCED_EXIT)))
     except OSError as exc:
         raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                          next_step="choose another --port (0 picks a free one)") from exc

@@ -2,7 +2,8 @@
 
 Bounded so that a client that stops reading cannot make the server buffer without limit: audio producers wait
 (bounded) for room, so a slow reader slows the backend and a stopped one is cut off; barge-in drops a turn's
-queued audio at once.
+queued audio at once. The one item always accepted is the close: a queue that overflowed must still be able to
+end the connection (before, an overflow on control frames left the session silent until its idle timeout).
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class Outbox:
     def put(self, item: Item) -> None:
         if len(self._items) >= self.limit + CONTROL_SLACK:
             raise SlowConsumer(f"{len(self._items)} frames queued")
+        self._items.append(item)
+        self._ready.set()
+
+    def put_close(self, item: Item) -> None:
+        """Queue the close after everything already queued, whatever the bound (a session closes once)."""
         self._items.append(item)
         self._ready.set()
 

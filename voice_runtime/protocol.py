@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 PROTOCOL_VERSION = 1
+RECONNECT_REASON = "server restarting: reconnect"
 
 
 class ErrorCode(StrEnum):
@@ -35,6 +36,7 @@ class CloseCode(IntEnum):
     POLICY = 1008
     TOO_BIG = 1009
     INTERNAL = 1011
+    SERVICE_RESTART = 1012  # RFC 6455 registry: "Service Restart"; the client should reconnect at once
     IDLE_TIMEOUT = 4000
     SLOW_CONSUMER = 4001
 

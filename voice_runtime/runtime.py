@@ -3,21 +3,20 @@ stack): where the live state comes from, where metrics go, which backends are em
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from botocore.config import Config
+
 from registry.compiled import CompiledRegistry, compile_registry
 from registry.errors import UnknownName, UsageError
 from registry.live_state import PhaseRecord, param_phase, param_registry
 from registry.loader import load_registry
-from voice_runtime.metrics import CloudWatchSink, EmfSink, FanOutSink, InMemorySink, MetricsSink
+from voice_runtime.metrics import QUEUE_LIMIT, CloudWatchSink, EmfSink, FanOutSink, InMemorySink, MetricsSink
 from voice_runtime.registry_client import RegistryClient
-from voice_runtime.server import VoiceServer
+from voice_runtime.settings import RuntimeSettings
 
 METRICS_KINDS = ("emf", "cloudwatch", "none")
 
@@ -60,16 +59,18 @@ def ssm_source(ssm: Any, namespace: str) -> Callable[[], Mapping[str, str]]:
 
 
 def metrics_sink(kinds: list[str], *, cloudwatch: Callable[[], Any] | None = None,
-                 resolution: int = 60) -> MetricsSink:
-    """`emf` (stdout, for CloudWatch Logs), `cloudwatch` (PutMetricData via the given client factory), `none`."""
+                 resolution: int = 60, queue_limit: int = QUEUE_LIMIT) -> MetricsSink:
+    """`emf` (stdout, for CloudWatch Logs), `cloudwatch` (PutMetricData via the given client factory), `none`.
+    Both write on a background thread and hold at most `queue_limit` documents while it is stuck."""
     sinks: list[MetricsSink] = []
     for kind in kinds:
         if kind == "emf":
-            sinks.append(EmfSink(resolution=resolution))
+            sinks.append(EmfSink(resolution=resolution, queue_limit=queue_limit))
         elif kind == "cloudwatch":
             if cloudwatch is None:
                 raise UsageError("the cloudwatch metrics sink needs an AWS endpoint or credentials", value=kind)
-            sinks.append(CloudWatchSink(cloudwatch(), resolution=resolution, background=True))
+            sinks.append(CloudWatchSink(cloudwatch(), resolution=resolution, background=True,
+                                        queue_limit=queue_limit))
         elif kind != "none":
             raise UnknownName("metrics sink", kind, METRICS_KINDS)
     return FanOutSink(sinks) if sinks else InMemorySink()
@@ -81,17 +82,9 @@ def registry_client(fetch: Callable[[], Mapping[str, str]], *, namespace: str, f
                           default_ttl=default_ttl)
 
 
-async def serve_until_stopped(server: VoiceServer, on_ready: Callable[[VoiceServer], None] | None = None) -> None:
-    """Start, report readiness, run until SIGINT/SIGTERM, then stop cleanly (sessions closed with 1001)."""
-    await server.start()
-    if on_ready is not None:
-        on_ready(server)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+def aws_config(settings: RuntimeSettings) -> Config:
+    """Client settings for the runtime's own AWS calls (SSM, CloudWatch): one attempt is bounded by the SSM
+    timeout and retried once, so a hung endpoint holds a thread for seconds, not botocore's default minutes."""
+    timeout = settings.ssm_timeout_seconds
+    return Config(connect_timeout=min(2.0, timeout), read_timeout=timeout,
+                  retries={"max_attempts": 2, "mode": "standard"})

@@ -1,9 +1,12 @@
 """The WebSocket server (websockets' asyncio implementation): the thin shell around `VoiceSession`.
 
-Per connection: a reader loop feeds the session, a sender task pumps its outbox; the idle timeout and the close
-codes of docs/protocol.md are applied here. Plain HTTP GETs on the same port serve /healthz, the browser client's
-static files (voice_runtime/web/) and any admin routes its composer adds (the embedded stack adds the emulated
-backends' latency knob; a route needs the internal token when one is set).
+Per connection: a reader loop feeds the session, a sender task pumps its outbox; the idle timeout, the session
+age limit and the close codes of docs/protocol.md are applied here. Stopping is two bounded steps
+(docs/reliability.md): `drain` refuses new sessions (503, /healthz too) and closes each session with 1012 at its
+turn boundary; `stop` then closes what is left, the backends and the metrics sinks within `shutdown_seconds`.
+Plain HTTP GETs on the same port serve /healthz, the browser client's static files (voice_runtime/web/) and any
+admin routes its composer adds (the embedded stack adds the emulated backends' latency knob; a route needs the
+internal token when one is set).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 import mimetypes
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -27,9 +30,10 @@ from websockets.http11 import Request, Response
 
 from registry.model import Backend
 from voice_runtime.adapters.table import AdapterTable, Factory
+from voice_runtime.background import call_in_thread
 from voice_runtime.metrics import MetricsSink
 from voice_runtime.outbox import SlowConsumer
-from voice_runtime.protocol import CloseCode
+from voice_runtime.protocol import RECONNECT_REASON, CloseCode
 from voice_runtime.registry_client import RegistryClient
 from voice_runtime.session import VoiceSession
 from voice_runtime.settings import RuntimeSettings
@@ -82,6 +86,8 @@ class VoiceServer:
         self._refresher: asyncio.Task[None] | None = None
         self.connections_total = 0
         self.routes: dict[str, AdminRoute] = {}
+        self.draining = False
+        self._emptied = asyncio.Event()
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
 
@@ -107,19 +113,60 @@ class VoiceServer:
         assert self.server is not None
         return int(self.server.sockets[0].getsockname()[1])
 
-    async def stop(self) -> None:
+    async def drain(self, timeout: float) -> int:
+        """Stop taking sessions (upgrades and /healthz answer 503) and close each session with 1012 at its turn
+        boundary; after `timeout` seconds close the rest with 1012 as well. Returns how many sessions had to be
+        closed at the deadline, mid-turn."""
+        self.draining = True
+        for session in list(self.sessions.values()):
+            session.drain()
+        if self.sessions:
+            self._emptied.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._emptied.wait(), timeout)
+        cut = list(self.sessions.values())
+        for session in cut:
+            session.request_close(CloseCode.SERVICE_RESTART, RECONNECT_REASON)
+        if cut:
+            log.warning("drain: %d sessions still in a turn after %gs, closed with 1012", len(cut), timeout)
+        return len(cut)
+
+    async def stop(self, timeout: float | None = None) -> None:
+        """Close what is left (1001), the backends and the metrics sinks, in `timeout` seconds at most (default:
+        the settings' shutdown_seconds): whatever still hangs then is left to its daemon thread."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.settings.shutdown_seconds if timeout is None else timeout)
+
+        def left() -> float:
+            return max(0.0, deadline - loop.time())
+
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
+        steps: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+            ("closing connections", self._close_server),
+            ("closing backends", self.adapters.aclose),
+            ("flushing metrics", lambda: self._drain_metrics(left())),
+        ]
+        for what, step in steps:
+            try:
+                await asyncio.wait_for(step(), left())
+            except TimeoutError:
+                log.warning("shutdown: %s did not finish within the shutdown bound; going on", what)
+            except Exception:
+                log.exception("shutdown: %s failed", what)
+
+    async def _close_server(self) -> None:
         if self.server is not None:
             self.server.close(close_connections=True)
             await self.server.wait_closed()
-        await self.adapters.aclose()
+
+    async def _drain_metrics(self, timeout: float) -> None:
         self.metrics.flush()
         drain = getattr(self.metrics, "drain", None)
-        if drain is not None:
-            await asyncio.to_thread(drain)
+        if drain is not None and not await call_in_thread(lambda: drain(timeout), name="metrics-drain"):
+            log.warning("shutdown: metrics sinks still writing after %.1fs; their backlog is dropped", timeout)
 
     # --- WebSocket connections -------------------------------------------------------------------------------------
 
@@ -142,12 +189,23 @@ class VoiceServer:
                 await sender
             await session.aclose()
             self.sessions.pop(session.session_id, None)
+            if not self.sessions:
+                self._emptied.set()
 
     async def _reader(self, ws: ServerConnection, session: VoiceSession, sender: asyncio.Task[None]) -> None:
         idle = self.settings.idle_timeout_seconds
+        max_age = self.settings.max_session_seconds
+        if self.draining:
+            session.drain()  # accepted just before the drain began
         while not sender.done():
-            quiet = self.clock() - session.last_activity
+            now = self.clock()
+            quiet = now - session.last_activity
             wait = idle if session.busy else max(0.01, idle - quiet)
+            if max_age is not None and not session.draining:
+                if now - session.opened_at >= max_age:
+                    session.drain()  # old enough: reconnect at the next turn boundary (docs/protocol.md)
+                else:
+                    wait = min(wait, max(0.01, session.opened_at + max_age - now))
             try:
                 message = await asyncio.wait_for(ws.recv(), wait)
             except TimeoutError:
@@ -186,13 +244,19 @@ class VoiceServer:
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         """Upgrade WebSocket requests; answer plain GETs (health, knob, static files) directly."""
         if request.headers.get("Upgrade", "").lower() == "websocket":
+            if self.draining:
+                # Going away: the client reconnects, and the load balancer sends it to another task.
+                response = _json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "draining, reconnect"})
+                response.headers["Retry-After"] = "0"
+                return response
             if len(self.sessions) >= self.settings.max_sessions:
                 # Shed load at the handshake: existing sessions keep their share of this process.
                 return _json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "too many sessions, retry later"})
             return None
         url = urlsplit(request.path)
         if url.path == "/healthz":
-            return _json(HTTPStatus.OK, self.health())
+            # 503 while draining: a load balancer health check takes the task out of rotation.
+            return _json(HTTPStatus.SERVICE_UNAVAILABLE if self.draining else HTTPStatus.OK, self.health())
         route = self.routes.get(url.path)
         if route is not None:
             return self._admin(route, parse_qs(url.query))
@@ -224,9 +288,12 @@ class VoiceServer:
                                             "sse_variants": sse, "websocket": websocket_url})
 
     def health(self) -> dict[str, object]:
-        return {"ok": True, "sessions": len(self.sessions), "connections_total": self.connections_total,
+        stats = getattr(self.metrics, "stats", None)
+        return {"ok": not self.draining, "draining": self.draining, "sessions": len(self.sessions),
+                "connections_total": self.connections_total,
                 "registry": self.registry.status().to_json(), "adapters": self.adapters.loaded(),
-                "adapter_errors": {b.value: e for b, e in self.adapters.load_errors.items()}}
+                "adapter_errors": {b.value: e for b, e in self.adapters.load_errors.items()},
+                "metrics": stats() if stats is not None else {}}
 
     def _admin(self, route: AdminRoute, query: dict[str, list[str]]) -> Response:
         expected = self.settings.internal_token

@@ -43,7 +43,19 @@ MAX_FRAMES_PER_SECOND = 100
 CLOSE_BACKEND_TIMEOUT = 2.0
 
 
+REPLY_GRACE_SECONDS = 60  # a reply may take this much longer than the longest utterance before it fails
+
 Send = Callable[[str | bytes], Awaitable[None]]
+
+
+def reply_deadline(settings: RuntimeSettings) -> float:
+    """Seconds from end_turn until a reply that has not finished fails the turn (docs/protocol.md)."""
+    return settings.max_turn_seconds + REPLY_GRACE_SECONDS
+
+
+def longest_turn(settings: RuntimeSettings) -> float:
+    """Seconds from a turn's first audio frame to its turn_end, at most: the utterance, then the reply."""
+    return settings.max_turn_seconds + reply_deadline(settings)
 
 
 class VoiceSession:
@@ -72,8 +84,9 @@ class VoiceSession:
         self.turn: Turn | None = None
         self.turns = 0
         self.errors = 0
-        self.last_activity = clock()
+        self.opened_at = self.last_activity = clock()
         self.closing: tuple[int, str] | None = None
+        self.draining = False
         self._pending: list[tuple[str, bytes | None]] = []
         self._backends: dict[str, BackendSession] = {}
         self._turn_task: asyncio.Task[None] | None = None
@@ -172,7 +185,7 @@ class VoiceSession:
             raise ProtocolError(ErrorCode.WRONG_ORDER, "end_turn without audio in the current turn")
         turn.end_turn_at = self.clock()
         turn.feed.close()
-        self._reschedule(self.settings.max_turn_seconds + 60)
+        self._reschedule(reply_deadline(self.settings))
 
     def _on_barge_in(self) -> None:
         turn = self.turn
@@ -204,17 +217,25 @@ class VoiceSession:
         if fatal:
             self.request_close(exc.close_code if exc.fatal else CloseCode.POLICY, code.value)
 
+    def drain(self) -> None:
+        """Close with 1012 (reconnect) at the next turn boundary: at once when no turn is in flight, else once
+        its turn_end is queued (the reply the user is hearing finishes first)."""
+        self.draining = True
+        if self.turn is None:
+            self.request_close(CloseCode.SERVICE_RESTART, protocol.RECONNECT_REASON)
+
     def request_close(self, code: int, reason: str) -> None:
+        """Close after what is queued (the first request wins; later ones change nothing)."""
         if self.closing is None:
             self.closing = (code, reason)
-            with contextlib.suppress(SlowConsumer):
-                self.outbox.put(Item("close", (code, reason)))
+            self.outbox.put_close(Item("close", (code, reason)))
 
     def _send(self, message: dict[str, Any]) -> None:
         try:
             self.outbox.put(Item("text", protocol.dumps(message)))
-        except SlowConsumer:
-            self.closing = (CloseCode.SLOW_CONSUMER, "slow consumer")
+        except SlowConsumer:  # answers pile up faster than the client reads them: close now (docs/protocol.md)
+            log.info("session %s: send queue overflowed on a control frame", self.session_id)
+            self.request_close(CloseCode.SLOW_CONSUMER, "slow consumer")
 
     # --- turns -----------------------------------------------------------------------------------------------------
 
@@ -282,6 +303,8 @@ class VoiceSession:
             except SlowConsumer:
                 self.finalize(turn)
                 self.request_close(CloseCode.SLOW_CONSUMER, "slow consumer")
+            if self.draining:
+                self.request_close(CloseCode.SERVICE_RESTART, protocol.RECONNECT_REASON)
         self.last_activity = self.clock()
         self._replay_pending()
 
@@ -293,7 +316,7 @@ class VoiceSession:
                 if turn.barged:
                     self._reschedule(self.settings.barge_in_deadline_ms / 1000)
                 elif not turn.listening:
-                    self._reschedule(self.settings.max_turn_seconds + 60)
+                    self._reschedule(reply_deadline(self.settings))
                 await self._forward(turn, backend)
         except TimeoutError as exc:
             if not turn.barged:

@@ -44,6 +44,17 @@ class RuntimeSettings(BaseModel):
     max_sessions: int = Field(default=2000, ge=1, description="Concurrent sessions; more are refused with 503.")
     barge_in_deadline_ms: float = Field(default=500, gt=0, description="Backend must end its turn within this.")
     backend_open_timeout_seconds: float = Field(default=10, gt=0)
+    # Stopping (docs/reliability.md): SIGTERM drains for at most drain_seconds, then shutdown_seconds bound the
+    # rest; the process is gone within drain_seconds + shutdown_seconds + EXIT_MARGIN whatever hangs.
+    drain_seconds: float = Field(default=30, ge=0, description=(
+        "On SIGTERM, how long turns in flight may finish; each session is closed with 1012 (reconnect) at its "
+        "turn boundary, and whatever is left at the deadline."))
+    shutdown_seconds: float = Field(default=5, gt=0, description=(
+        "After the drain: the bound on closing connections and backends and flushing metrics."))
+    max_session_seconds: float | None = Field(default=None, gt=0, description=(
+        "A session older than this is closed with 1012 (reconnect) at its next turn boundary; None = no limit. "
+        "The relay on ECS sets it so a deregistering task loses every session before the load balancer's "
+        "deregistration delay ends (infra/components/relay_service.py)."))
 
 
     aws_endpoint_url: str | None = Field(default=None, description="SSM/CloudWatch endpoint (moto in embedded mode).")

@@ -1,4 +1,5 @@
-"""Runtime stack: the WebSocket API and its Lambda handlers, the ECS relay, and the canary on $default."""
+"""Runtime stack: the WebSocket API and its Lambda handlers, the ECS relay, and the canaries (CodeDeploy on
+$default, ECS's own on the relay), both watched by the registry's rollback alarms."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from constructs import Construct
 
 from control_plane.compiler import Plan
 from infra.arns import NAG_ARNS, ArnScope
-from infra.components.canary import CanaryDeployment
+from infra.components.canary import CanaryDeployment, canary_plan
 from infra.components.project_function import ProjectFunction, project_code
-from infra.components.relay_service import RelayService
+from infra.components.relay_service import RELAY_RUNTIME, RelayService, relay_flags, stop_timing
 from infra.components.websocket_api import STAGE, VoiceWebSocketApi
 from infra.nag import acknowledge
 from infra.permissions import INTERNAL_TOKEN, WS_TOKEN, relay_grants, secret_parameter
@@ -35,9 +36,11 @@ APIGW_UNRESERVED = ("the stage's throttling (rate and burst limits) bounds these
 
 def relay_command(namespace: str, baseline: str, port: int) -> list[str]:
     """The relay container's command: `voicectl runtime serve` reading this registry's namespace from SSM,
-    EMF metrics on stdout (CloudWatch Logs extracts them), and the baseline until the first registry read."""
+    EMF metrics on stdout (CloudWatch Logs extracts them), the baseline until the first registry read, and the
+    stop settings the ECS and ALB timings are derived from (relay_service.RELAY_RUNTIME)."""
     return ["voicectl", "runtime", "serve", "--host", "0.0.0.0", "--port", str(port), "--registry-source", "ssm",
-            "--namespace", namespace, "--fallback-baseline", baseline, "--metrics", "emf"]
+            "--namespace", namespace, "--fallback-baseline", baseline, "--metrics", "emf",
+            *relay_flags(RELAY_RUNTIME)]
 
 
 class RuntimeStack(Stack):
@@ -87,11 +90,11 @@ class RuntimeStack(Stack):
                     f"@connections/*]",
                     "posts replies to the caller's connection: connection ids are only known at run time; "
                     "scoped to this API's stage")
+        canary = canary_plan(plan.alarms)
         if compiled.deployment_application and compiled.deployment_group:
             self.canary: CanaryDeployment | None = CanaryDeployment(
                 self, "Canary", alias=self.live_alias, application=compiled.deployment_application,
-                group=compiled.deployment_group,
-                alarm_names=[a.name for a in plan.alarms if a.rollback_deployment])
+                group=compiled.deployment_group, plan=canary)
         else:
             self.canary = None
         llm_model_id = BackendSettings().llm_model_id
@@ -101,4 +104,5 @@ class RuntimeStack(Stack):
             command=relay_command(compiled.namespace, compiled.baseline, settings.relay_port),
             internal_token_parameter=secret_parameter(compiled.namespace, INTERNAL_TOKEN),
             grants=relay_grants(compiled, arns, llm_model_id=llm_model_id),
-            nag_grants=relay_grants(compiled, NAG_ARNS, llm_model_id=llm_model_id))
+            nag_grants=relay_grants(compiled, NAG_ARNS, llm_model_id=llm_model_id),
+            canary=canary, timing=stop_timing(RELAY_RUNTIME))

@@ -71,9 +71,14 @@ def test_canary_group_has_the_registry_alarms_and_auto_rollback(synthesized: Syn
     deployment = synthesized.registry.deployment
     synthesized.runtime_template.has_resource_properties("AWS::CodeDeploy::Application", {
         "ApplicationName": deployment.application, "ComputePlatform": "Lambda"})
+    # 10 % for as long as the p95 alarm needs to fire (2 x 300 s): CodeDeploy's stock 5-minute canary was shorter.
+    config = logical_id(synthesized.runtime, "AWS::CodeDeploy::DeploymentConfig", ComputePlatform="Lambda")
+    synthesized.runtime_template.has_resource_properties("AWS::CodeDeploy::DeploymentConfig", {
+        "TrafficRoutingConfig": {"Type": "TimeBasedCanary",
+                                 "TimeBasedCanary": {"CanaryPercentage": 10, "CanaryInterval": 10}}})
     synthesized.runtime_template.has_resource_properties("AWS::CodeDeploy::DeploymentGroup", {
         "DeploymentGroupName": deployment.deployment_group,
-        "DeploymentConfigName": "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+        "DeploymentConfigName": {"Ref": config},
         "AlarmConfiguration": {"Enabled": True, "Alarms": [{"Name": n} for n in rollback]},
         "AutoRollbackConfiguration": {"Enabled": True, "Events": Match.array_with(
             ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"])},
@@ -120,10 +125,7 @@ def test_relay_service_runs_the_dockerfile_image_on_arm64(synthesized: Synthesiz
             "Environment": Match.array_with([{"Name": "VOICE_NAMESPACE", "Value": NS}]),
         })],
     })
-    template.has_resource_properties("AWS::ElasticLoadBalancingV2::TargetGroup", {
-        "HealthCheckPath": "/healthz",
-        "TargetGroupAttributes": Match.array_with([
-            {"Key": "deregistration_delay.timeout_seconds", "Value": "120"}])})
+    template.has_resource_properties("AWS::ElasticLoadBalancingV2::TargetGroup", {"HealthCheckPath": "/healthz"})
     template.has_resource_properties("AWS::ElasticLoadBalancingV2::LoadBalancer", {
         "LoadBalancerAttributes": Match.array_with([{"Key": "idle_timeout.timeout_seconds", "Value": "600"},
                                                     {"Key": "access_logs.s3.enabled", "Value": "true"}])})
@@ -171,7 +173,9 @@ def test_relay_serves_the_registry_namespace_with_an_internal_token(synthesized:
     assert command[:3] == ["voicectl", "runtime", "serve"]
     flags = dict(zip(command[3::2], command[4::2], strict=True))
     assert flags == {"--host": "0.0.0.0", "--port": "8080", "--registry-source": "ssm", "--namespace": NS,
-                     "--fallback-baseline": synthesized.registry.baseline, "--metrics": "emf"}
+                     "--fallback-baseline": synthesized.registry.baseline, "--metrics": "emf",
+                     # the stop settings the ECS/ALB timings fit (test_infra_relay_deploy)
+                     "--max-session-seconds": "480", "--drain-seconds": "90", "--shutdown-seconds": "10"}
     [secret] = container["Secrets"]
     assert secret["Name"] == "VOICE_INTERNAL_TOKEN"
     assert text(secret["ValueFrom"]).endswith(f":parameter{NS}-secrets/internal_token")

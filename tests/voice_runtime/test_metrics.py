@@ -34,7 +34,7 @@ def test_emf_lines_have_variant_dimension_only_and_raw_values() -> None:
         sink.record(Sample.of(TTFA, value, "sonic-unified", NOW))
     sink.record(Sample.of(SESSION_ERROR, 1, "sonic-unified", NOW))
     sink.record(Sample.of(BARGE_IN, 1, "transcribe-polly-baseline", NOW))
-    sink.flush()
+    assert sink.drain(10)  # written by the sink's background thread
     docs = [json.loads(line) for line in stream.getvalue().splitlines()]
     by_variant = {d["Variant"]: d for d in docs}
     sonic = by_variant["sonic-unified"]
@@ -51,7 +51,7 @@ def test_emf_flushes_before_powertools_own_100_value_limit() -> None:
     sink = EmfSink(stream=stream)
     for i in range(250):
         sink.record(Sample.of(TTFA, i, "v", NOW))
-    sink.flush()
+    assert sink.drain(10)
     docs = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert sum(len(d[TTFA]) for d in docs) == 250 and max(len(d[TTFA]) for d in docs) < 100
 
@@ -60,10 +60,13 @@ def test_emf_flushes_before_powertools_own_100_value_limit() -> None:
 def test_cloudwatch_sink_puts_raw_samples() -> None:
     cw = boto3.client("cloudwatch", region_name="us-east-1")
     sink = CloudWatchSink(cw, background=True)
+    # Stamped now, not at import: the suite reaches this test minutes after collection, and the query below
+    # only looks 5 minutes back.
+    now = datetime.now(UTC).timestamp()
     for value in (100.0, 200.0, 300.0):
-        sink.record(Sample.of(TTFA, value, "sonic-unified", NOW))
+        sink.record(Sample.of(TTFA, value, "sonic-unified", now))
     sink.flush()
-    sink.drain()
+    assert sink.drain(30) and sink.failures == 0
     stats = cw.get_metric_statistics(
         Namespace="SilentInfinity/Voice", MetricName=TTFA, Dimensions=[{"Name": "Variant", "Value": "sonic-unified"}],
         # Around the samples' own time (NOW is taken at import, which can be minutes before this test runs).

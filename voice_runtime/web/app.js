@@ -309,11 +309,23 @@ async function start() {
   source.connect(micNode);
   micNode.connect(audioCtx.destination); // outputs silence; keeps the worklet pulled by the graph
 
+  openSocket(0);
+  $("rate").textContent = `${audioCtx.sampleRate} Hz -> ${INPUT_RATE} Hz`;
+}
+
+// 1012 = the server is draining or the session reached its age limit: reconnect at once (docs/protocol.md);
+// a refused reconnect (503 while draining) is retried a few times, then the user presses start again.
+const SERVICE_RESTART = 1012;
+const RECONNECT_TRIES = 5;
+
+function openSocket(attempt) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const url = params.get("ws") || `${scheme}//${location.host}/ws`;
+  let opened = false;
   ws = new WebSocket(url);
   ws.binaryType = "arraybuffer";
   ws.onopen = () => {
+    opened = true;
     ws.send(JSON.stringify({
       type: "start", subject: $("subject").value || "browser-user", sdk_version: "2.3.0",
       internal: $("internal").checked, token: params.get("token"),
@@ -324,11 +336,17 @@ async function start() {
   ws.onmessage = onMessage;
   ws.onclose = (e) => {
     clearInterval(heartbeatTimer);
-    setState("disconnected");
     logLine(`closed ${e.code} ${e.reason}`);
+    const again = opened ? e.code === SERVICE_RESTART : attempt > 0 && attempt < RECONNECT_TRIES;
+    if (again) {
+      setState("connecting");
+      turnInFlight = false;
+      setTimeout(() => openSocket(opened ? 1 : attempt + 1), opened ? 0 : 200 * attempt);
+      return;
+    }
+    setState("disconnected");
     $("start").disabled = false;
   };
-  $("rate").textContent = `${audioCtx.sampleRate} Hz -> ${INPUT_RATE} Hz`;
 }
 
 function init() {
