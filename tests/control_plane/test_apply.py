@@ -238,6 +238,7 @@ def test_a_failure_at_every_write_position_converges_on_rerun(registry: Registry
             assert pending_changes(clients, after) == [], n
 
 
+@pytest.mark.slow  # sweeps a fault over every AWS call of an apply
 def test_a_failure_at_every_call_read_or_write_converges_on_rerun(registry: Registry) -> None:
     """Reads fail before anything is written (AwsError, exit 4); writes fail as PartialApply; either way the
     rerun converges and the registry parameter is whole."""
