@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test lint bench venv clean schema tool-venvs
+.PHONY: demo test test-fast lint bench venv clean schema tool-venvs
 
 # Virtualenvs of their own for tools and clients whose pins clash with the product's (each cached by a stamp like
 # .venv's, rebuilt when its pinned list changes): checkov (boto3 1.35), and the Nova Sonic clients nobody here
@@ -49,9 +49,22 @@ tool-venvs: $(TOOL_STAMPS)
 demo: $(STAMP)
 	$(VENV)/bin/voicectl demo
 
+# Two workers (pytest-xdist): much of the suite waits on moto, sockets and subprocesses. The CDK tests share one
+# synthesis, so they stay on one worker (tests/conftest.py groups them). TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup)
+
 test: $(STAMP) $(TOOL_STAMPS)
 	@bash scripts/install-chromium.sh || echo "warning: no chromium; the browser test will be skipped" >&2
-	VOICE_REQUIRE_TOOLS=1 $(PY) -m pytest
+	VOICE_REQUIRE_TOOLS=1 $(PY) -m pytest $(XDIST)
+
+# The pure and functional tiers (STYLE.md #12): the registry, control plane, runtime, emulators and embedded
+# packages' own tests, without the tests marked slow; the CLI flows, the end-to-end tests, the clients nobody here
+# wrote and the CDK app are left to `make test`.
+FAST_TIERS := tests/registry tests/control_plane tests/voice_runtime tests/emulators tests/embedded tests/test_layout.py
+
+test-fast: $(STAMP)
+	$(PY) -m pytest $(XDIST) -m "not slow" $(FAST_TIERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

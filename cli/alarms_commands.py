@@ -9,28 +9,18 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from cli.errors import CommandError
 from cli.options import EndpointUrl, JsonFlag, Profile, Region, RegistryFile, clients_from
 from cli.output import Output
+from cli.registry_file import load_or_fail
 from control_plane.alarms.backtest import BacktestReport, backtest, read_history
 from control_plane.alarms.evaluator import definitions_from_registry
 from control_plane.alarms.listing import AlarmRow, alarm_rows, describe
 from registry.compiled import compile_registry
-from registry.errors import RegistryInvalid, UsageError
-from registry.loader import load_file
-from registry.model import Registry
 
 alarms_app = typer.Typer(help="Alarm states, and when a registry's alarms would have fired on a metric history.")
 
 _STATE_STYLE = {"ALARM": "bold red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
-
-
-def _load(path: Path, out: Output) -> Registry:
-    result = load_file(path)
-    for d in result.diagnostics:
-        (out.warning if d.severity == "warning" else out.error)(str(d))
-    if result.registry is None:
-        raise RegistryInvalid(result.diagnostics)
-    return result.registry
 
 
 def _state(state: str | None) -> str:
@@ -51,7 +41,7 @@ def list_cmd(
 ) -> None:
     """List alarms and their states (DescribeAlarms): ALARM reverts, INSUFFICIENT_DATA holds, OK is healthy."""
     out = Output(json_mode=json_out)
-    declared = compile_registry(_load(file, out)).alarms if file else None
+    declared = compile_registry(load_or_fail(file, out)).alarms if file else None
     cloudwatch = clients_from(endpoint_url, region, profile).cloudwatch
     described = describe(cloudwatch, names=sorted(declared) if declared else None, prefix=prefix)
     rows = [r for r in alarm_rows(described, declared) if not prefix or r.name.startswith(prefix)]
@@ -125,13 +115,13 @@ def backtest_cmd(
     Example: voicectl alarms backtest examples/voice-m2.yaml --metrics examples/metrics-regression.jsonl
     """
     out = Output(json_mode=json_out)
-    registry = _load(file, out)
+    registry = load_or_fail(file, out)
     alarms = definitions_from_registry(registry)
     if alarm:
         unknown = sorted(set(alarm) - {a.name for a in alarms})
         if unknown:
-            raise UsageError(f"no alarm named {', '.join(unknown)} in {file}",
-                             hint=f"choose from: {', '.join(a.name for a in alarms)}")
+            raise CommandError(f"no alarm named {', '.join(unknown)} in {file}",
+                             next_step=f"choose from: {', '.join(a.name for a in alarms)}")
         alarms = [a for a in alarms if a.name in alarm]
     samples = read_history(metrics, default_namespace=registry.metrics_namespace)
     report = backtest(alarms, samples, step=step, delay=metric_delay)

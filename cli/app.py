@@ -1,4 +1,4 @@
-"""voicectl wiring: one typer app, one module per command group, errors mapped to exit codes once, here."""
+"""voicectl wiring: one typer app, one module per command group; errors become words once, in cli.errors."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from cli import (
     rollout_commands,
     runtime_commands,
 )
+from cli.errors import ExitCode, fail
 from cli.output import Output
-from registry.errors import PartialApply, RegistryInvalid, VoiceCtlError
+from registry.errors import VoiceRolloutError
 
 app = typer.Typer(
     name="voicectl",
@@ -40,30 +41,11 @@ for group in (apply_commands, rollout_commands, alarms_commands, runtime_command
 
 
 def main() -> None:
-    """Console entry point: runs the app and turns a VoiceCtlError into a message and its exit code."""
+    """Console entry point: runs the app; an error becomes its message, next step and exit code (cli.errors)."""
     try:
         app()
-    except RegistryInvalid as exc:
-        # The diagnostics were already printed line by line by the command.
-        Output().error(f"{exc.message}; {exc.hint}")
-        sys.exit(exc.exit_code)
-    except PartialApply as exc:
-        out = Output()
-        out.error(exc.message)
-        for item in exc.applied:
-            out.err.print(f"  applied: {item}")
-        for item in exc.uncertain:
-            out.err.print(f"  UNKNOWN (AWS could not be re-read): {item}")
-        for item in exc.pending:
-            out.err.print(f"  NOT applied: {item}")
-        out.hint(f"next step: {exc.hint}")
-        sys.exit(exc.exit_code)
-    except VoiceCtlError as exc:
-        out = Output()
-        out.error(exc.message)
-        if exc.hint:
-            out.hint(f"next step: {exc.hint}")
-        sys.exit(exc.exit_code)
+    except VoiceRolloutError as exc:
+        fail(exc, Output(), sys.argv[1:])
     except KeyboardInterrupt:
         Output().error("interrupted")
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)

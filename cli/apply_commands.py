@@ -11,15 +11,15 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from cli.errors import CommandError, ExitCode
 from cli.options import EndpointUrl, JsonFlag, Profile, Region, RegistryFile, clients_from
 from cli.output import Output
+from cli.registry_file import load_or_fail
 from control_plane.apply import ClientSource, execute, observe, resolve_target, steps_for, still_pending
 from control_plane.aws.live_store import read_live_state
 from control_plane.compiler import AwsTarget, Plan, compile_plan
 from control_plane.diff import Action, Change, diff, summary
 from control_plane.impact import TrafficImpact, traffic_impact
-from registry.errors import GuardRefused, RegistryInvalid, UsageError
-from registry.loader import load_file
 
 MAX_VALUE_CHARS = 240  # longer values are cut in the human plan; --json has them whole
 SIGN = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.DELETE: ("-", "red")}
@@ -43,14 +43,10 @@ class PlannedRun:
 
 def _prepare(file: Path, out: Output, endpoint_url: str | None, region: str | None,
              profile: str | None) -> PlannedRun:
-    result = load_file(file)
-    for d in result.diagnostics:
-        (out.warning if d.severity == "warning" else out.error)(str(d))
-    if result.registry is None:
-        raise RegistryInvalid(result.diagnostics)
+    registry = load_or_fail(file, out)
     clients = clients_from(endpoint_url, region, profile)
     target = resolve_target(clients)
-    plan = compile_plan(result.registry, target)
+    plan = compile_plan(registry, target)
     changes = diff(plan, observe(clients, plan, target))
     live = read_live_state(clients.client("ssm"), plan.namespace)
     for problem in live.problems:  # e.g. a hand-written variant_overrides that runtimes ignore too
@@ -159,20 +155,19 @@ def apply_cmd(
             out.data({**_payload(run), "applied": [], "write_calls": 0})
         return
     if run.impact.blocker:
-        raise GuardRefused(f"apply refused: {run.impact.blocker}",
-                           hint=f"keep phase {run.impact.active_phase} in the file, or move off it first "
+        raise CommandError(f"apply refused: {run.impact.blocker}", exit_code=ExitCode.GUARD_REFUSED,
+                           next_step=f"keep phase {run.impact.active_phase} in the file, or move off it first "
                                 "(voicectl advance / voicectl rollback --to PHASE), then apply")
     if not yes:
         if not _interactive():
-            raise UsageError("refusing to apply without confirmation: stdin is not a terminal",
-                             hint=f"review `voicectl plan {file}`, then rerun with --yes")
+            raise CommandError("refusing to apply without confirmation: stdin is not a terminal",
+                             next_step=f"review `voicectl plan {file}`, then rerun with --yes")
         counts = summary(run.changes)
         if not typer.confirm(f"Apply {sum(counts.values())} change(s) to {run.plan.namespace}?", default=False):
             out.error("apply cancelled; nothing was written")
             raise typer.Exit(1)
     steps = steps_for(run.changes, run.target, run.plan.tags)
-    report = execute(run.clients, steps, rerun_hint=f"rerun voicectl apply {file}: it converges",
-                     pending=still_pending(run.clients, run.plan, run.target))
+    report = execute(run.clients, steps, pending=still_pending(run.clients, run.plan, run.target))
     if json_out:
         out.data({**_payload(run), "applied": report.applied, "write_calls": report.write_calls})
         return

@@ -143,7 +143,7 @@ def main(file: Path, out_dir: Path, backends: BackendPath, json_out: bool) -> No
     failed = [c for c in record.checks if not c.ok]
     if failed or not record.checks:
         raise DemoFailed("the demo scenario did not behave: " + "; ".join(f"{c.name} ({c.detail})" for c in failed),
-                         hint=f"see {paths[0]} for every turn and event")
+                         next_step=f"see {paths[0]} for every turn and event")
 
 
 def _widen(out: Output) -> None:

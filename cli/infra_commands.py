@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from cli.errors import CommandError, ExitCode
 from cli.options import JsonFlag, RegistryFile
 from cli.output import Output
-from registry.errors import RegistryInvalid, UsageError
-from registry.loader import load_file
+from cli.registry_file import load_or_fail
 
 if TYPE_CHECKING:  # infra imports aws_cdk (starts node): only when the command runs
     from infra.synth import SynthReport
@@ -43,32 +43,29 @@ def synth(
     Deploy the result with: npx cdk deploy --app DIR --all
     """
     out_ = Output(json_mode=json_out)
-    result = load_file(file)
-    for d in result.diagnostics:
-        (out_.warning if d.severity == "warning" else out_.error)(str(d))
-    if result.registry is None:
-        raise RegistryInvalid(result.diagnostics)
+    registry = load_or_fail(file, out_)
     # jsii starts node on first import of aws_cdk: silence its node 20 banner, and keep `voicectl` itself fast
     # (and usable in the relay container, which has no CDK) by importing infra only here.
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     from infra.components.relay_service import PlainRelayListener
     from infra.settings import InfraSettings
-    from infra.synth import NagFindingsRemain, synthesize
+    from infra.synth import synthesize
 
     settings = InfraSettings(cfn_schema_validation=schema_check, relay_certificate_arn=relay_certificate_arn,
                              relay_allow_plain_ws=allow_plain_ws)
     try:
-        report = synthesize(result.registry, outdir=out, settings=settings)
+        report = synthesize(registry, outdir=out, settings=settings)
     except PlainRelayListener as exc:
-        raise UsageError(exc.message, hint="pass --relay-certificate-arn <ACM ARN> for wss://, or --allow-plain-ws "
-                                           "to deploy a test relay on ws://") from exc
+        raise CommandError(exc.what, next_step="pass --relay-certificate-arn <ACM ARN> for wss://, or "
+                                               "--allow-plain-ws to deploy a test relay on ws://") from exc
     if json_out:
         out_.data(report.to_dict())
     else:
         _render(report, out_)
     if not report.ok:
-        raise NagFindingsRemain(f"cdk-nag: {len(report.findings)} unacknowledged finding(s); nothing written",
-                                hint="fix the resources listed above, or acknowledge each in code with a reason "
+        raise CommandError(f"cdk-nag: {len(report.findings)} unacknowledged finding(s); nothing written",
+                           exit_code=ExitCode.INVALID_INPUT,
+                           next_step="fix the resources listed above, or acknowledge each in code with a reason "
                                      "(infra.nag.acknowledge)")
 
 

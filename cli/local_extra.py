@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Literal
 
-from registry.errors import UsageError, VoiceCtlError
+from cli.errors import CommandError, ExitCode
 
 # The project's test-world packages and the third-party ones only the [local] extra installs.
 LOCAL_ONLY = frozenset({"embedded", "emulators", "moto", "matplotlib", "hypercorn", "hdrh", "flask", "werkzeug"})
@@ -26,17 +26,19 @@ def load(module: str, command: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] not in LOCAL_ONLY:
             raise
-        raise UsageError(f"{command} needs the local test world, which is not installed (no module {exc.name!r})",
-                         hint="pip install 'voice-rollout[local]' (make demo installs it)") from exc
+        raise CommandError(f"{command} needs the local test world, which is not installed (no module {exc.name!r})",
+                         next_step="pip install 'voice-rollout[local]' (make demo installs it)") from exc
 
 
-class DemoFailed(VoiceCtlError):
+class DemoFailed(CommandError):
     """The scenario ran but did not behave as expected (a check failed)."""
 
-    exit_code = 1
+    def __init__(self, what: str, *, next_step: str | None = None) -> None:
+        super().__init__(what, next_step=next_step, exit_code=ExitCode.INVALID_INPUT)
 
 
-class LoadTestFailed(VoiceCtlError):
+class LoadTestFailed(CommandError):
     """The load test ran but its error rate was above the limit."""
 
-    exit_code = 1
+    def __init__(self, what: str, *, next_step: str | None = None) -> None:
+        super().__init__(what, next_step=next_step, exit_code=ExitCode.INVALID_INPUT)

@@ -18,12 +18,12 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from cli.errors import CommandError
 from cli.local_extra import LoadTestFailed
 from cli.output import Output
 from embedded.loadtest import LoadReport, LoadTestConfig, run_loadtest
 from embedded.plot import loadtest_latency
 from embedded.stack import BackendPath, EmbeddedStack, StackConfig, StackInfo
-from registry.errors import UsageError
 
 READY_TIMEOUT = 60.0
 
@@ -81,8 +81,8 @@ def up(file: Path, port: int, aws_port: int, phase: str | None, samples: Path | 
     try:
         asyncio.run(_serve(config, phase, out, json_ready))
     except OSError as exc:
-        raise UsageError(f"cannot start the embedded stack: {exc}",
-                         hint="a port is taken: pick others with --port / --aws-port (0 = any free port)") from exc
+        raise CommandError(f"cannot start the embedded stack: {exc}",
+                         next_step="a port is taken: pick others with --port / --aws-port (0 = any free port)") from exc
 
 
 @contextlib.contextmanager
@@ -103,7 +103,7 @@ def _embedded_runtime(phase: str, out: Output, log_path: Path) -> Iterator[dict[
         if not line:
             child.wait(timeout=READY_TIMEOUT)
             raise LoadTestFailed(f"the embedded stack did not start: {log_path.read_text().strip()[-500:]}",
-                                 hint="run voicectl local up to see why")
+                                 next_step="run voicectl local up to see why")
         info: dict[str, Any] = json.loads(line)
         out.hint(f"embedded stack (pid {info['pid']}) at {info['runtime_ws_url']}, phase {phase}")
         yield info
@@ -180,7 +180,7 @@ def _judge(report: LoadReport, max_error_rate: float) -> None:
     if report.turns == 0 or report.error_rate > max_error_rate:
         raise LoadTestFailed(f"load test error rate {100 * report.error_rate:.2f}% > {100 * max_error_rate:.2f}% "
                              f"({report.errors} of {report.turns} turns: {report.error_codes})",
-                             hint="see report.json; raise --max-error-rate to tolerate some")
+                             next_step="see report.json; raise --max-error-rate to tolerate some")
 
 
 def _widen(out: Output) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from registry.errors import Diagnostic
+
 
 class Output:
     def __init__(self, *, json_mode: bool = False) -> None:
@@ -33,3 +35,14 @@ class Output:
 
     def warning(self, text: str) -> None:
         self.err.print(Text.assemble(("warning:", "yellow"), " ", text))
+
+    def diagnostic(self, d: Diagnostic) -> None:
+        """One finding on stderr as `file:line:col: severity: message (fix: hint)`, colour on the severity only.
+
+        Built as rich Text, never markup: messages quote the user's file, and a `[/x]` in it must print as written.
+        """
+        colour = "yellow" if d.severity == "warning" else "bold red"
+        text = Text.assemble(f"{d.location}: ", (d.severity, colour), f": {d.message}")
+        if d.hint:
+            text.append(f" (fix: {d.hint})", style="dim")
+        self.err.print(text)

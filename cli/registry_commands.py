@@ -10,37 +10,17 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from cli.errors import CommandError
 from cli.options import JsonFlag, RegistryFile
 from cli.output import Output
+from cli.registry_file import load_or_fail
 from control_plane.alarms.detection import time_to_detect
 from control_plane.alarms.evaluator import definitions_from_registry
 from control_plane.compiler import Plan, compile_plan
 from control_plane.cost import break_even, phase_costs, variant_cost
 from registry.compiled import CompiledRegistry
-from registry.errors import Diagnostic, RegistryInvalid, UsageError
 from registry.loader import load_file
 from registry.model import ApprovalGate, MetricGate, Registry
-
-
-def print_diagnostic(out: Output, d: Diagnostic) -> None:
-    """One finding on stderr as `file:line:col: severity: message (fix: hint)`, colour on the severity only.
-
-    Built as rich Text, never markup: messages quote the user's file, and a `[/x]` in it must print as written.
-    """
-    colour = "yellow" if d.severity == "warning" else "bold red"
-    text = Text.assemble(f"{d.location}: ", (d.severity, colour), f": {d.message}")
-    if d.hint:
-        text.append(f" (fix: {d.hint})", style="dim")
-    out.err.print(text)
-
-
-def _load_or_raise(path: Path, out: Output) -> Registry:
-    result = load_file(path)
-    for d in result.diagnostics:
-        print_diagnostic(out, d)
-    if result.registry is None:
-        raise RegistryInvalid(result.diagnostics)
-    return result.registry
 
 
 def validate(
@@ -63,7 +43,7 @@ def validate(
                                          "message": d.message, "hint": d.hint} for d in result.diagnostics]})
         if not json_out:
             for d in result.diagnostics:
-                print_diagnostic(out, d)
+                out.diagnostic(d)
             errors, warnings = len(result.errors), len(result.warnings)
             status = ("valid", "green") if result.registry else ("invalid", "red")
             out.show(Text.assemble(f"{path}: ", status, f" ({errors} error(s), {warnings} warning(s))"))
@@ -82,7 +62,7 @@ def compile_cmd(
     The output is deterministic: the same file always gives the same bytes.
     """
     out = Output()
-    plan = compile_plan(_load_or_raise(file, out))
+    plan = compile_plan(load_or_fail(file, out))
     text = plan.to_json()
     if out_path:
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +129,7 @@ def render_explanation(registry: Registry, plan: Plan, out: Output) -> None:
 def explain(file: RegistryFile) -> None:
     """Explain a registry in tables: variants, phases with weights, bakes and gates, alarms and what they revert."""
     out = Output()
-    registry = _load_or_raise(file, out)
+    registry = load_or_fail(file, out)
     render_explanation(registry, compile_plan(registry), out)
 
 
@@ -174,9 +154,9 @@ def cost(
     Where a line differs from the memo's own figure by more than 1%, the memo's figure is shown beside it.
     """
     out = Output(json_mode=json_out)
-    registry = _load_or_raise(file, out)
+    registry = load_or_fail(file, out)
     if registry.pricing is None:
-        raise UsageError(f"{file} has no pricing: section", hint="add pricing: (see examples/voice-m2.yaml)")
+        raise CommandError(f"{file} has no pricing: section", next_step="add pricing: (see examples/voice-m2.yaml)")
     pricing = registry.pricing
     volume = pricing.assumptions.turns_per_month if turns is None else turns
     costs = [variant_cost(pricing, v, volume) for v in pricing.variants]

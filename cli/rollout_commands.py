@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 
 from cli import rollout_render as render
+from cli.errors import CommandError, ExitCode
 from cli.options import EndpointUrl, JsonFlag, Profile, Region
 from cli.rollout_context import (
     Actor,
@@ -62,7 +63,7 @@ from control_plane.runbook import (
     verify,
 )
 from control_plane.status import StatusInput, build_status
-from registry.errors import GuardRefused, UsageError, VoiceCtlError
+from registry.errors import GuardRefused, UsageError
 from registry.live_state import (
     ApprovalRecord,
     DeprecationRecord,
@@ -98,10 +99,11 @@ def advance(
     """
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     if force and not reason.strip():
-        raise UsageError("--force needs --reason", hint="say why the guard is overridden: it goes to the audit log")
+        raise CommandError("--force needs --reason",
+                           next_step="say why the guard is overridden: it goes to the audit log")
     if ctx.policy is None and not force:
-        raise UsageError("advance checks the gates written in the registry file",
-                         hint="pass the applied registry FILE (or --force --reason to skip the guard)")
+        raise CommandError("advance checks the gates written in the registry file",
+                         next_step="pass the applied registry FILE (or --force --reason to skip the guard)")
     values = live_store.read_namespace(ctx.ssm, ctx.namespace)
     state = live_state_from_parameters(ctx.namespace, values)
     compiled = applied(ctx, state)
@@ -128,8 +130,7 @@ def advance(
         earliest = decision.earliest
         raise GuardRefused(
             f"advance {step.current} -> {step.target} refused: " + "; ".join(r.message for r in decision.reasons),
-            hint=(f"it could pass at {earliest.isoformat()}" if earliest else
-                  "fix the conditions above; or override with --force --reason '...'"))
+            could_pass_at=earliest.isoformat() if earliest else None)
     forced = [r.code.value for r in decision.reasons] if decision else ["guard not evaluated (no FILE)"]
     new = PhaseRecord(phase=step.target, path=step.path, action="force" if force and (refused or not decision)
                       else "advance", actor=actor_name(actor), at=ctx.now, previous=step.current,
@@ -183,11 +184,12 @@ def approve(
     if state.registry is not None and phase != active_phase(topology_of(ctx, state.registry), state.phase):
         ctx.out.warning(f"{phase} is not the active phase: a sign-off counts only if recorded while it is active")
     if not by.strip() or score < 0:
-        raise UsageError("approve needs --score and --by", hint=f"e.g. voicectl approve {phase} --score 4.2 --by qa")
+        raise CommandError("approve needs --score and --by",
+                           next_step=f"e.g. voicectl approve {phase} --score 4.2 --by qa")
     if ctx.policy is not None:
         approval = approval_gate_for(ctx.policy, phase, approval, score).approval
     if not approval:
-        raise UsageError("without the registry FILE, name the gate with --approval", hint="or pass FILE")
+        raise CommandError("without the registry FILE, name the gate with --approval", next_step="or pass FILE")
     record = ApprovalRecord(phase=phase, approval=approval, score=score, by=by, at=ctx.now, note=note)
     version = live_store.put_record(ctx.ssm, param_approval_of(ctx.namespace, phase, approval), record,
                                     description=f"{approval} of {phase}: {score:g} by {by}")
@@ -247,9 +249,10 @@ def override_clear(
                               reason=reason, force=force, at=ctx.now)
     render.cleared(ctx.out, outcome, json_out)
     if outcome.restored:
-        raise GuardRefused("; ".join(f"alarm {', '.join(a)} reverted {v} while it was being cleared: the revert is "
+        raise CommandError("; ".join(f"alarm {', '.join(a)} reverted {v} while it was being cleared: the revert is "
                                      f"restored" for v, a in sorted(outcome.restored.items())),
-                           hint="check the alarm (voicectl alarms list) before clearing again")
+                           next_step="check the alarm (voicectl alarms list) before clearing again",
+                           exit_code=ExitCode.GUARD_REFUSED)
     if json_out:
         return
     for judgement in outcome.judgements:
@@ -313,14 +316,14 @@ def status(
         step = advance_step(topology, current)
         nxt = step.target
     except UsageError as exc:
-        note = exc.message if known else (f"the active phase {current} is not in the registry: runtimes serve the "
+        note = exc.what if known else (f"the active phase {current} is not in the registry: runtimes serve the "
                                           "baseline; run voicectl rollback --to PHASE")
     if ctx.policy is not None:
         if step is not None:
             try:
                 decision = judge(ctx, values, state, step, entered_at, metrics_from)
             except UsageError as exc:  # status must show what it can, e.g. while FILE and SSM disagree
-                note = exc.message
+                note = exc.what
         policy_phase = ctx.policy.phase(current)
         if policy_phase is not None:
             steps = decommission_steps(policy_phase, entered_at, ctx.now, state.deprecated)
@@ -335,8 +338,9 @@ def status(
     else:
         render.status(ctx.out, doc)
     if state.problems:
-        raise VoiceCtlError(f"{len(state.problems)} live value(s) do not parse: " + "; ".join(state.problems),
-                            hint="rewrite each value (voicectl override set / runbook emergency-revert) or clear it")
+        raise CommandError(f"{len(state.problems)} live value(s) do not parse: " + "; ".join(state.problems),
+                           next_step="rewrite each value (voicectl override set / runbook emergency-revert) or clear "
+                                     "it", exit_code=ExitCode.INVALID_INPUT)
 
 
 def history(
@@ -390,7 +394,7 @@ def emergency_revert(
     to 0, the baseline to 100) and print when every runtime is guaranteed to serve it (write time + cache TTL)."""
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     if not reason.strip():
-        raise UsageError("emergency-revert needs --reason", hint="say what you saw: it goes to the audit log")
+        raise CommandError("emergency-revert needs --reason", next_step="say what you saw: it goes to the audit log")
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
     compiled = applied(ctx, state)
     current = active_phase(topology_of(ctx, compiled), state.phase)
@@ -423,8 +427,9 @@ def runbook_verify(
     resolved = resolve_subject(state, subject, internal=internal) if subject else None
     render.verification(ctx.out, result, json_out, subject, resolved)
     if not result.ok:
-        raise VoiceCtlError("verify failed: " + "; ".join(t for ok, t in result.checks if not ok),
-                            hint="fix what is listed above (voicectl runbook prints the commands)")
+        raise CommandError("verify failed: " + "; ".join(t for ok, t in result.checks if not ok),
+                           exit_code=ExitCode.INVALID_INPUT,
+                           next_step="fix what is listed above (voicectl runbook prints the commands)")
 
 
 @runbook_app.command("clear")
@@ -458,7 +463,7 @@ def decommission_run(
     scale_to_zero are listed for the deployment to carry out. Needs FILE (the steps live there)."""
     ctx = make_ctx(file, namespace, endpoint_url, region, profile, json_out)
     if ctx.policy is None:
-        raise UsageError("decommission steps are written in the registry file", hint="pass FILE")
+        raise CommandError("decommission steps are written in the registry file", next_step="pass FILE")
     state = live_store.read_live_state(ctx.ssm, ctx.namespace)
     compiled = applied(ctx, state)
     current = active_phase(topology_of(ctx, compiled), state.phase)

@@ -15,9 +15,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from cli.errors import CommandError
 from cli.options import clients_from
 from cli.output import Output
-from cli.registry_commands import print_diagnostic
+from cli.registry_file import load_or_fail
 from control_plane.aws import live_store
 from control_plane.aws.metrics_source import MetricQuery, alarm_states, metric_source
 from control_plane.aws.session import Clients
@@ -27,9 +28,8 @@ from control_plane.rollout.gates import Observation, Window
 from control_plane.rollout.guard import Decision
 from control_plane.rollout.machine import Step, Topology
 from registry.compiled import CompiledRegistry
-from registry.errors import RegistryInvalid, UsageError, VoiceCtlError
+from registry.errors import NothingApplied
 from registry.live_state import LiveState, PhaseRecord, param_phase
-from registry.loader import load_file
 from registry.model import MetricGate, Registry
 
 NOW_ENV = "VOICECTL_NOW"
@@ -53,7 +53,7 @@ def now() -> datetime:
     try:
         value = datetime.fromisoformat(pinned)
     except ValueError as exc:
-        raise UsageError(f"{NOW_ENV}={pinned!r} is not ISO 8601", hint="e.g. 2026-05-01T12:00:00+00:00") from exc
+        raise CommandError(f"{NOW_ENV}={pinned!r} is not ISO 8601", next_step="e.g. 2026-05-01T12:00:00+00:00") from exc
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -87,35 +87,30 @@ def make_ctx(file: Path | None, namespace: str | None, endpoint: str | None, reg
     out = Output(json_mode=json_out)
     policy = None
     if file is not None:
-        loaded = load_file(file)
-        for d in loaded.diagnostics:  # printed here: the CLI's error handler only prints the summary
-            print_diagnostic(out, d)
-        if loaded.registry is None:
-            raise RegistryInvalid(loaded.diagnostics)
-        policy = loaded.registry
+        policy = load_or_fail(file, out)
     if namespace and policy and namespace.rstrip("/") != policy.namespace:
-        raise UsageError(f"--namespace {namespace} differs from {file}'s namespace {policy.namespace}",
-                         hint="drop --namespace, or pass the file of that namespace")
+        raise CommandError(f"--namespace {namespace} differs from {file}'s namespace {policy.namespace}",
+                         next_step="drop --namespace, or pass the file of that namespace")
     ns = (namespace or (policy.namespace if policy else "")).rstrip("/")
     if not ns:
-        raise UsageError("which rollout? no namespace given",
-                         hint="pass the registry FILE, --namespace /silentinfinity/voice, or set VOICECTL_NAMESPACE")
+        raise CommandError("which rollout? no namespace given",
+                           next_step="pass the registry FILE, --namespace /silentinfinity/voice, or set "
+                                     "VOICECTL_NAMESPACE")
     return Ctx(ns, policy, clients_from(endpoint, region, profile), out, now())
 
 
 def applied(ctx: Ctx, state: LiveState) -> CompiledRegistry:
     """The applied registry parameter, or an error telling to apply first."""
     if state.registry is None:
-        raise VoiceCtlError(f"nothing is applied under {ctx.namespace} (no registry parameter)",
-                            hint="run: voicectl apply FILE")
+        raise NothingApplied(ctx.namespace)
     return state.registry
 
 
 def require_applied_phase(compiled: CompiledRegistry, phase: str) -> None:
     """Never record a phase the runtimes' registry does not have: they would all fall back to the baseline."""
     if compiled.phase(phase) is None:
-        raise UsageError(f"phase {phase} is not in the applied registry (digest {compiled.digest})",
-                         hint="run: voicectl apply FILE first")
+        raise CommandError(f"phase {phase} is not in the applied registry (digest {compiled.digest})",
+                         next_step="run: voicectl apply FILE first")
 
 
 def topology_of(ctx: Ctx, compiled: CompiledRegistry) -> Topology:

@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
+from cli.errors import CommandError
 from cli.options import EndpointUrl, JsonFlag, Profile, Region, clients_from
 from cli.output import Output
-from registry.errors import UsageError
 from registry.model import Backend
 from voice_runtime import runtime, shutdown
 from voice_runtime.adapters.tools import BUILTIN_TOOLS
@@ -84,8 +84,8 @@ def serve(
     logging.getLogger("websockets").setLevel(logging.WARNING)
     unknown = sorted(set(nova_tool or ()) - set(BUILTIN_TOOLS))
     if unknown:
-        raise UsageError(f"--nova-tool {', '.join(unknown)}: no such built-in tool",
-                         hint=f"built in: {', '.join(BUILTIN_TOOLS)}; other tools are passed in code "
+        raise CommandError(f"--nova-tool {', '.join(unknown)}: no such built-in tool",
+                         next_step=f"built in: {', '.join(BUILTIN_TOOLS)}; other tools are passed in code "
                               "(docs/backends.md, tool use)")
     # The runtime's own AWS calls are bounded by the SSM timeout (not botocore's minutes): a hung endpoint can
     # then hold a fetch thread for seconds only (docs/reliability.md).
@@ -96,8 +96,8 @@ def serve(
     else:
         path = Path(registry_source)
         if not path.is_file():
-            raise UsageError(f"--registry-source {registry_source!r} is neither 'ssm' nor a file",
-                             hint="pass ssm or a registry YAML such as examples/voice-m2.yaml")
+            raise CommandError(f"--registry-source {registry_source!r} is neither 'ssm' nor a file",
+                             next_step="pass ssm or a registry YAML such as examples/voice-m2.yaml")
         compiled, fetch = runtime.file_source(path, phase)
         namespace, baseline = compiled.namespace, compiled.baseline
     settings = RuntimeSettings(
@@ -124,8 +124,8 @@ def serve(
     try:
         asyncio.run(shutdown.serve_until_stopped(server, ready, watchdog=shutdown.ExitWatchdog(FORCED_EXIT)))
     except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-                         hint="choose another --port (0 picks a free one)") from exc
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         next_step="choose another --port (0 picks a free one)") from exc
 
 
 def _emulate(server: VoiceServer, backends: list[Backend], p50_ms: float, p95_ms: float, failure_rate: float) -> None:
@@ -133,8 +133,8 @@ def _emulate(server: VoiceServer, backends: list[Backend], p50_ms: float, p95_ms
     try:
         from emulators.inprocess import EmulatedBackendSettings, emulated_factories, latency_knob
     except ImportError as exc:
-        raise UsageError("--emulate needs the emulators, which are not installed",
-                         hint="pip install 'voice-rollout[local]'") from exc
+        raise CommandError("--emulate needs the emulators, which are not installed",
+                         next_step="pip install 'voice-rollout[local]'") from exc
     behaviour = EmulatedBackendSettings(latency_p50_ms=p50_ms, latency_p95_ms=p95_ms, failure_rate=failure_rate)
     for backend, factory in emulated_factories(default=behaviour, backends=backends).items():
         server.adapters.register(backend, factory)
@@ -152,7 +152,8 @@ def status(
         with urllib.request.urlopen(url.rstrip("/") + "/healthz", timeout=5) as response:
             health = json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise UsageError(f"no runtime answering at {url}: {exc}", hint="start one: voicectl runtime serve") from exc
+        raise CommandError(f"no runtime answering at {url}: {exc}",
+                           next_step="start one: voicectl runtime serve") from exc
     if json_output:
         out.data(health)
         return

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from control_plane.aws import cloudwatch, sns, ssm
-from control_plane.aws.session import ACCESS_DENIED, aws_call, error_code
+from control_plane.aws.session import aws_call
 from control_plane.aws.tagging import tagged_arns
 from control_plane.compiler import OWNER_TAG, AlarmSpec, AwsTarget, ParameterSpec, Plan, TopicSpec
 from control_plane.diff import (
@@ -30,8 +30,6 @@ from control_plane.diff import (
     subscriptions_to_remove,
 )
 from registry.errors import AwsError, PartialApply
-
-DEFAULT_RERUN_HINT = "rerun voicectl apply FILE: it converges"
 
 
 class ClientSource(Protocol):
@@ -198,8 +196,7 @@ def _landed(step: Step, pending: Pending | None) -> bool | None:
         return None
 
 
-def execute(clients: ClientSource, steps: Sequence[Step], *, rerun_hint: str = DEFAULT_RERUN_HINT,
-            pending: Pending | None = None) -> ApplyReport:
+def execute(clients: ClientSource, steps: Sequence[Step], *, pending: Pending | None = None) -> ApplyReport:
     """Run the steps in order. On the first failed call, stop and raise PartialApply naming exactly what was
     written: with `pending` (still_pending), AWS is re-observed to tell whether the failed call itself landed.
     Every step is safe to repeat, so running apply again converges."""
@@ -219,12 +216,8 @@ def execute(clients: ClientSource, steps: Sequence[Step], *, rerun_hint: str = D
                 done = "; nothing was applied"
             else:
                 done = "; whether that call landed is unknown" if landed is None else ""
-            # Access denied needs a fix before the rerun; anything else (throttling past the retries, a 5xx)
-            # is fixed by the rerun itself.
-            denied = exc.__cause__ is not None and error_code(exc.__cause__) in ACCESS_DENIED
-            hint = f"{exc.hint}; then {rerun_hint}" if denied and exc.hint else rerun_hint
-            raise PartialApply(f"apply stopped at '{step.description}': {exc.message}{done}",
+            raise PartialApply(f"apply stopped at '{step.description}': {exc.what}{done}", failed=step.description,
                                applied=applied, pending=[d for d in rest if d not in uncertain],
-                               hint=hint, uncertain=uncertain) from exc
+                               cause=exc, uncertain=uncertain) from exc
         report.applied.append(step.description)
     return report

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from registry.compiled import CompiledRegistry, compile_registry
-from registry.errors import VoiceCtlError
+from registry.errors import InvalidInput
 from registry.live_state import param_registry
 from registry.model import Alarm, Registry
 from registry.statistics import SIMPLE_STATISTICS
@@ -22,8 +22,14 @@ OWNER_TAG = "voice-rollout:namespace"
 REVERT_FUNCTION_NAME = "voice-rollout-revert"
 
 
-class ParameterTooLarge(VoiceCtlError):
-    exit_code = 1
+class ParameterTooLarge(InvalidInput):
+    """A compiled parameter is over SSM's size limit (`size` bytes of at most `limit`)."""
+
+    def __init__(self, name: str, size: int, limit: int) -> None:
+        super().__init__(f"parameter {name} would be {size} bytes; SSM allows at most {limit} (advanced tier)",
+                         where=name, value=size)
+        self.size = size
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -103,10 +109,7 @@ def parameter_tier(name: str, value: str) -> str:
         return "Standard"
     if size <= ADVANCED_TIER_LIMIT:
         return "Advanced"
-    raise ParameterTooLarge(
-        f"parameter {name} would be {size} bytes; SSM allows at most {ADVANCED_TIER_LIMIT} (advanced tier)",
-        hint="split the registry (fewer phases or paths per file) or shorten descriptions",
-    )
+    raise ParameterTooLarge(name, size, ADVANCED_TIER_LIMIT)
 
 
 def alarm_arguments(name: str, alarm: Alarm, registry: Registry, target: AwsTarget) -> dict[str, Any]:

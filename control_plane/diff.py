@@ -13,13 +13,13 @@ deprecations/*, and the revert handler's ledger reverts/*).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from control_plane.compiler import OWNER_TAG, AlarmSpec, ParameterSpec, Plan, TopicSpec
-from registry.errors import VoiceCtlError
+from registry.errors import InvalidInput
 
 # Relative names under the namespace that other writers own (DESIGN.md live-state table).
 PROTECTED_PARAMETERS = ("rollout/phase", "variant_overrides")
@@ -28,10 +28,15 @@ MAX_VALUE_PATHS = 25  # beyond this many changed JSON paths the rest is summaris
 PENDING_SUBSCRIPTION = "PendingConfirmation"
 
 
-class OwnershipConflict(VoiceCtlError):
-    """A resource the file names is already owned by another registry's namespace: apply will not take it."""
+class OwnershipConflict(InvalidInput):
+    """Resources the file names are already owned by another registry's namespace (their `tag`): apply will not
+    take them."""
 
-    exit_code = 1
+    def __init__(self, resources: Sequence[str], *, tag: str) -> None:
+        super().__init__(f"{len(resources)} resource(s) in this file belong to another registry: "
+                         f"{', '.join(resources)}", value=list(resources))
+        self.resources = list(resources)
+        self.tag = tag
 
 
 class Action(StrEnum):
@@ -101,10 +106,6 @@ class Change:
     fields: tuple[FieldChange, ...] = ()
     desired: ParameterSpec | AlarmSpec | TopicSpec | None = None
     observed: ObservedParameter | ObservedAlarm | ObservedTopic | None = None
-
-    @property
-    def address(self) -> str:
-        return f"{self.kind.value} {self.name}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action.value, "kind": self.kind.value, "name": self.name,
@@ -303,9 +304,7 @@ def _refuse_foreign(plan: Plan, observed: ObservedState) -> None:
                for name in names
                if (seen := found.get(name)) is not None and seen.tags.get(OWNER_TAG, plan.namespace) != plan.namespace]
     if foreign:
-        raise OwnershipConflict(
-            f"{len(foreign)} resource(s) in this file belong to another registry: {', '.join(foreign)}",
-            hint=f"rename them in the file, or remove them from the other registry and its {OWNER_TAG} tag first")
+        raise OwnershipConflict(foreign, tag=OWNER_TAG)
 
 
 def summary(changes: list[Change]) -> dict[str, int]:

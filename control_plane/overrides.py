@@ -33,7 +33,7 @@ from control_plane.aws import live_store
 from control_plane.aws.live_store import ConcurrentChange, ParameterVersion, StoredParameter
 from control_plane.aws.metrics_source import alarm_snapshots
 from registry.compiled import CompiledRegistry
-from registry.errors import GuardRefused, UsageError
+from registry.errors import GuardRefused, MissingReason, UnknownName, UsageError, shown
 from registry.live_state import (
     LiveState,
     OverrideRecord,
@@ -73,21 +73,21 @@ def parse_assignment(text: str, registry: CompiledRegistry | None) -> tuple[str,
     variant, sep, share_text = text.partition("=")
     variant = variant.strip()
     if not sep or not variant:
-        raise UsageError(f"expected VARIANT=SHARE, got {text!r}", hint="e.g. voicectl override set sonic-unified=0")
+        raise UsageError(f"expected VARIANT=SHARE, got {shown(text)}", value=text)
     try:
         share = int(share_text.strip().rstrip("%"))
     except ValueError as exc:
-        raise UsageError(f"share {share_text!r} is not a whole percent", hint="e.g. sonic-unified=0") from exc
+        raise UsageError(f"share {shown(share_text)} is not a whole percent", value=text) from exc
     if not 0 <= share <= 100:
-        raise UsageError(f"share {share} must be between 0 and 100", hint="e.g. sonic-unified=0")
+        raise UsageError(f"share {share} must be between 0 and 100", value=text)
     if registry is not None and variant not in registry.variants:
-        raise UsageError(f"unknown variant {variant!r}", hint=f"variants: {', '.join(sorted(registry.variants))}")
+        raise UnknownName("variant", variant, sorted(registry.variants))
     return variant, share
 
 
 def person_override(variant: str, share: int, *, actor: str, reason: str, at: datetime) -> OverrideRecord:
     if not reason.strip():
-        raise UsageError("an override needs a reason", hint="add --reason '...': it goes into the audit log")
+        raise MissingReason("an override")
     return OverrideRecord(variant=variant, share=share, source="person", actor=actor, reason=reason, at=at)
 
 
@@ -103,8 +103,7 @@ def clearable(state: LiveState, variant: str | None) -> list[str]:
     if variant is None:
         return sorted(present)
     if variant not in present:
-        active = ", ".join(sorted(present)) or "none"
-        raise UsageError(f"no override is set for {variant!r}", hint=f"active overrides: {active}")
+        raise UnknownName("override", variant, sorted(present), what=f"no override is set for {shown(variant)}")
     return [variant]
 
 
@@ -162,8 +161,7 @@ class RevertReplaced(GuardRefused):
 
     def __init__(self, variant: str, alarms: list[str]) -> None:
         super().__init__(f"{variant} is reverted by alarm {', '.join(alarms)}: a person's override would replace "
-                         "the revert, and nothing would revert the variant again while the alarm stays in ALARM",
-                         hint="clear the revert once the alarm is OK, or replace it with --force --reason '...'")
+                         "the revert, and nothing would revert the variant again while the alarm stays in ALARM")
         self.variant, self.alarms = variant, alarms
 
 
@@ -172,16 +170,25 @@ class RevertLanded(GuardRefused):
 
     def __init__(self, variant: str, alarms: list[str], action: str) -> None:
         super().__init__(f"alarm {', '.join(alarms)} reverted {variant} while this {action} was under way: the revert "
-                         f"is restored and {variant} stays at 0%", hint="read the live state again and decide again")
+                         f"is restored and {variant} stays at 0%")
         self.variant, self.alarms, self.action = variant, alarms, action
+
+
+class AlarmStillFiring(GuardRefused):
+    """A clear of a revert whose alarm is still in ALARM: CloudWatch acts on state changes only, so nothing would
+    revert the variant again."""
+
+    def __init__(self, alarms: list[str]) -> None:
+        super().__init__(f"alarm {', '.join(alarms)} is still in ALARM: clearing its revert would send traffic back to "
+                         "the variant and nothing would revert it again")
+        self.alarms = alarms
 
 
 class RevertInProgress(GuardRefused):
     """The revert handler is writing a revert of this variant right now."""
 
     def __init__(self, variant: str, alarms: list[str]) -> None:
-        super().__init__(f"the revert handler is reverting {variant} right now (alarm {', '.join(alarms)})",
-                         hint="wait a few seconds and read the live state again")
+        super().__init__(f"the revert handler is reverting {variant} right now (alarm {', '.join(alarms)})")
         self.variant, self.alarms = variant, alarms
 
 
@@ -218,7 +225,7 @@ def merge_revert(current: OverrideRecord | None, revert: OverrideRecord) -> Over
 def decide_set(current: OverrideRecord | None, *, force: bool, reason: str) -> None:
     """May a person's override replace `current`? Not an alarm's revert, unless forced with a reason."""
     if force and not reason.strip():
-        raise UsageError("--force needs --reason", hint="say why the revert is replaced: it goes to the audit log")
+        raise MissingReason("replacing an alarm's revert")
     if current is not None and current.reverting_alarms and not force:
         raise RevertReplaced(current.variant, current.reverting_alarms)
 
@@ -324,15 +331,12 @@ def decide_clear(judgements: list[Judgement], *, force: bool, reason: str) -> No
     """A clear of alarm reverts needs a reason, and one whose alarm is in ALARM also --force: CloudWatch acts on
     state changes only, so nothing would revert the variant again."""
     if force and not reason.strip():
-        raise UsageError("--force needs --reason", hint="say why the revert is cleared while its alarm fires")
+        raise MissingReason("clearing a revert while its alarm fires")
     firing = [j.alarm for j in judgements if j.basis is Basis.FIRING]
     if firing and not force:
-        raise GuardRefused(f"alarm {', '.join(firing)} is still in ALARM: clearing its revert would send traffic "
-                           "back to the variant and nothing would revert it again",
-                           hint="wait for the alarm to return to OK, or clear with --force --reason '...'")
+        raise AlarmStillFiring(firing)
     if judgements and not reason.strip():
-        raise UsageError("clearing an alarm's revert needs --reason",
-                         hint="say why it is safe (what was fixed): it goes to the audit log")
+        raise MissingReason("clearing an alarm's revert (say what was fixed)")
 
 
 def _ledger(ssm: Any, namespace: str) -> list[Stored]:

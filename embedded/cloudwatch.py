@@ -172,7 +172,7 @@ class CloudWatchFront(CloudWatchResponse):
             except UnsupportedStatistic as exc:
                 raise InvalidParameterValue(f"The value {stat['Stat']} for parameter "
                                             f"MetricDataQueries.member.{i}.MetricStat.Stat is not supported here: "
-                                            f"{exc.message}") from exc
+                                            f"{exc.what}") from exc
             if descending:
                 points.reverse()
             if query.get("ReturnData", True):

@@ -90,9 +90,9 @@ async def _send_utterance(ws: ClientConnection, pcm_frames: list[bytes], spec: C
 
 
 async def _one_turn(ws: ClientConnection, spec: CallerSpec, n: int, pcm_frames: list[bytes], clock: Clock,
-                    origin: float, session_id: str) -> TurnResult:
+                    timeline: Clock, origin: float, session_id: str) -> TurnResult:
     state = _TurnState()
-    started = clock()
+    started = timeline()
     state.last_frame_at = await _send_utterance(ws, pcm_frames, spec, clock)
     await ws.send(json.dumps({"type": "end_turn"}))
     barge = spec.barge_in_every > 0 and n % spec.barge_in_every == 0
@@ -134,13 +134,17 @@ async def _one_turn(ws: ClientConnection, spec: CallerSpec, n: int, pcm_frames: 
 
 async def converse(url: str, spec: CallerSpec, *, clock: Clock = time.perf_counter, origin: float | None = None,
                    on_turn: Callable[[TurnResult], None] | None = None,
-                   should_stop: Callable[[], bool] | None = None) -> list[TurnResult]:
+                   should_stop: Callable[[], bool] | None = None, timeline: Clock | None = None) -> list[TurnResult]:
     """Run one caller's conversation; every turn (or the failure that ended the session) becomes a TurnResult.
+
+    `clock` measures TTFA; `timeline` (default: `clock`) stamps each turn's `at_s`, seconds since `origin`, e.g.
+    the embedded stack's clock when it runs faster than real time.
 
     Never raises for a server-side problem: a refused connection or a dropped session is recorded as errored turns,
     because a load test counts errors rather than stopping at the first.
     """
-    origin = clock() if origin is None else origin
+    timeline = timeline or clock
+    origin = timeline() if origin is None else origin
     pcm_frames = frames(speech_like(spec.utterance_s), spec.frame_ms * 32)
     results: list[TurnResult] = []
     session_id = "?"
@@ -165,12 +169,12 @@ async def converse(url: str, spec: CallerSpec, *, clock: Clock = time.perf_count
             for n in range(1, spec.turns + 1):
                 if should_stop is not None and should_stop():
                     break
-                record(await _one_turn(ws, spec, n, pcm_frames, clock, origin, session_id))
+                record(await _one_turn(ws, spec, n, pcm_frames, clock, timeline, origin, session_id))
                 if spec.think_s > 0:
                     await asyncio.sleep(spec.think_s)
     except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError, ConnectionError, ValueError) as exc:
         code = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {str(exc)[:80]}"
         record(TurnResult(session=session_id, subject=spec.subject, turn=len(results) + 1,
-                          at_s=round(clock() - origin, 4), variant=None, client_ttfa_ms=None, reason="error",
+                          at_s=round(timeline() - origin, 4), variant=None, client_ttfa_ms=None, reason="error",
                           error=code, internal=spec.internal))
     return results

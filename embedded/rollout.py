@@ -19,7 +19,7 @@ from control_plane.rollout.assess import assess_advance
 from control_plane.rollout.gates import Observation, Window, param_approval_of
 from control_plane.rollout.guard import Decision
 from control_plane.rollout.machine import Step, Topology, active_phase, advance_step
-from registry.errors import VoiceCtlError
+from registry.errors import NothingApplied
 from registry.live_state import ApprovalRecord, PhaseRecord, live_state_from_parameters, param_phase
 from registry.model import ApprovalGate, Registry
 
@@ -79,7 +79,7 @@ class ReleaseOwner:
         values = live_store.read_namespace(self.ssm, self.namespace)
         state = live_state_from_parameters(self.namespace, values)
         if state.registry is None:
-            raise VoiceCtlError(f"nothing is applied under {self.namespace}", hint="apply the demo registry first")
+            raise NothingApplied(self.namespace)
         record = state.phase or self.start("first advance: the rollout starts at the first phase")
         topology = Topology.of_registry(self.registry)
         step = advance_step(topology, active_phase(topology, record))

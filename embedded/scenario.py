@@ -12,10 +12,8 @@ The scenario records everything (embedded.report) and states what it expected as
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from control_plane.aws.live_store import read_live_state
@@ -60,6 +58,7 @@ class Traffic:
     config: ScenarioConfig
     origin: float
     on_turn: Callable[[TurnResult], None]
+    timeline: Callable[[], float]
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -77,7 +76,8 @@ class Traffic:
             subject = f"{'staff' if internal else 'caller'}-{i:03d}-{generation:04d}"
             turns = self.config.internal_turns_per_caller if internal else self.config.turns_per_caller
             spec = CallerSpec(subject=subject, turns=turns, internal=internal, utterance_s=self.config.utterance_s)
-            await converse(self.url, spec, clock=time.time, origin=self.origin, on_turn=self.on_turn,
+            # TTFA on the real clock; each turn stamped on the rollout's timeline (virtual when the stack runs fast)
+            await converse(self.url, spec, timeline=self.timeline, origin=self.origin, on_turn=self.on_turn,
                            should_stop=self.stop.is_set)
 
     async def close(self) -> None:
@@ -94,21 +94,23 @@ class DemoScenario:
         self.stack = stack
         self.config = config or ScenarioConfig()
         self.progress = progress
-        self.origin = time.time()
+        self.clock = stack.clock  # bakes, alarm periods and the waits below are on the stack's timeline
+        self.origin = self.clock.time()
         reg = stack.registry
         self.record = DemoRecord(baseline=reg.baseline, watched=WATCHED, alarm=REVERT_ALARM,
                                  meta={"registry": str(stack.config.registry_file), "namespace": reg.namespace,
-                                       "cache_ttl_seconds": reg.cache_ttl_seconds, **stack.info.as_dict()})
+                                       "cache_ttl_seconds": reg.cache_ttl_seconds, "clock_speed": stack.clock.speed,
+                                       **stack.info.as_dict()})
         self.clients = Clients(endpoint_url=stack.info.aws_endpoint_url, region=stack.config.region)
         self.owner = ReleaseOwner(reg, self.clients.ssm, self.clients.cloudwatch, stack.gate_samples,
-                                  clock=lambda: datetime.now(UTC))
+                                  clock=self.clock.now)
         self.phase = "-"
         self._seen_outcomes = 0
 
     # --- recording ---------------------------------------------------------------------------------------------
 
     def now(self) -> float:
-        return round(time.time() - self.origin, 3)
+        return round(self.clock.time() - self.origin, 3)
 
     def event(self, kind: EventKind, title: str, at: float | None = None, **detail: Any) -> Event:
         e = Event(self.now() if at is None else at, kind, title, detail)
@@ -145,14 +147,14 @@ class DemoScenario:
 
     async def _advance_to(self, target: str) -> bool:
         """Advance through the guard until `target` is active; approvals are recorded on entering a phase."""
-        deadline = time.time() + self.config.phase_timeout_seconds * 3
+        deadline = self.clock.time() + self.config.phase_timeout_seconds * 3
         refusals: dict[str, str] = {}
-        while time.time() < deadline:
+        while self.clock.time() < deadline:
             self._collect_alarms()
             outcome = await asyncio.to_thread(self.owner.try_advance, "demo: gates hold over the bake window")
             if outcome.record is None:
                 refusals[outcome.step.current] = "; ".join(r.message for r in outcome.decision.reasons)
-                await asyncio.sleep(1.0)
+                await self.clock.sleep(1.0)
                 continue
             new = outcome.record.phase
             policy = self.stack.registry.phase(new)
@@ -186,7 +188,7 @@ class DemoScenario:
         policy = reg.phase(first.phase)
         self.event("phase", first.phase, phase=first.phase, weights=dict(policy.weights) if policy else {},
                    internal_weights=dict(policy.internal_weights or {}) if policy else {})
-        traffic = Traffic(self.stack.info.runtime_ws_url, cfg, self.origin, self._on_turn)
+        traffic = Traffic(self.stack.info.runtime_ws_url, cfg, self.origin, self._on_turn, self.clock.time)
         traffic.start()
         try:
             await self._scenario(traffic)
@@ -207,19 +209,19 @@ class DemoScenario:
         self.stack.set_latency(Backend.NOVA_SONIC, cfg.regression_p50_ms, cfg.regression_p95_ms)
         self.event("inject", f"Nova Sonic emulator latency -> p50 {cfg.regression_p50_ms:g} ms, "
                              f"p95 {cfg.regression_p95_ms:g} ms")
-        deadline = time.time() + cfg.alarm_timeout_seconds
-        while time.time() < deadline and self.record.first("override") is None:
+        deadline = self.clock.time() + cfg.alarm_timeout_seconds
+        while self.clock.time() < deadline and self.record.first("override") is None:
             await self._wait(0.5)
         if self.record.first("override") is None:
             return
         await self._wait(self.stack.registry.cache_ttl_seconds + cfg.after_revert_seconds)
 
     async def _wait(self, seconds: float) -> None:
-        end = time.time() + seconds
-        while time.time() < end:
+        end = self.clock.time() + seconds
+        while self.clock.time() < end:
             self._collect_alarms()
             self._watch_runtime()
-            await asyncio.sleep(min(0.25, max(0.0, end - time.time())))
+            await self.clock.sleep(min(0.25, max(0.0, end - self.clock.time())))
 
     def _watch_runtime(self) -> None:
         """Note when the runtime's own cached live state first holds the revert (its next refresh after the

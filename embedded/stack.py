@@ -19,9 +19,8 @@ import math
 import os
 import queue
 import threading
-import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,11 +37,12 @@ from control_plane.aws.metrics_source import SampleMetricSource
 from control_plane.aws.session import Clients
 from control_plane.compiler import compile_plan
 from control_plane.diff import diff
+from embedded.clock import ScaledClock
 from embedded.cloudwatch import EmbeddedCloudWatch
 from emulators.inprocess import EmulatedAdapter, EmulatedBackendSettings, emulated_factories, latency_knob
-from registry.errors import RegistryInvalid, UsageError
+from registry.errors import UnknownName
 from registry.live_state import PhaseRecord, param_phase
-from registry.loader import load_file
+from registry.loader import load_registry
 from registry.model import Backend, Registry
 from voice_runtime.metrics import NAMESPACE, CallbackSink, CloudWatchSink, FanOutSink, MetricsSink
 from voice_runtime.metrics import Sample as RuntimeSample
@@ -84,7 +84,7 @@ class StackConfig:
     region: str = "us-east-1"
     reply_seconds: float = 0.6  # length of every emulated spoken reply
     backends: dict[Backend, EmulatedBackendSettings] | None = None  # default: default_backends(reply_seconds)
-    alarm_tick_seconds: float = 1.0
+    alarm_tick_seconds: float = 1.0  # on the stack's clock (virtual seconds when it runs fast)
     put_metric_data: bool = True  # also send every sample to moto, so `aws cloudwatch` sees the metrics
     quiet: bool = True  # keep the revert handler's JSON logs off the console
     internal_token: str | None = None
@@ -102,13 +102,6 @@ class StackInfo:
 
     def as_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
-
-
-def load_registry(path: Path) -> Registry:
-    result = load_file(path)
-    if result.registry is None:
-        raise RegistryInvalid(result.diagnostics)
-    return result.registry
 
 
 def apply_registry(clients: Clients, registry: Registry) -> list[str]:
@@ -144,16 +137,17 @@ class DeferredSink:
 class EmbeddedStack:
     """Start with `await stack.start()`, stop with `await stack.stop()` (both idempotent)."""
 
-    def __init__(self, config: StackConfig | None = None, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: StackConfig | None = None, *, clock: ScaledClock | None = None) -> None:
         self.config = config or StackConfig()
-        self.clock = clock
+        # The rollout's timeline (metric timestamps, registry cache, alarms, bakes); latency stays real time.
+        self.clock = clock or ScaledClock()
         self.registry = load_registry(self.config.registry_file)
         self.gate_samples = SampleMetricSource()
         self.alarm_feed: queue.Queue[AlarmSample] = queue.Queue()
         self.runtime_samples: list[RuntimeSample] = []
         self.applied: list[str] = []
         self.alarm_outcomes: list[tuple[float, TickOutcome]] = []
-        self.cloudwatch = EmbeddedCloudWatch(clock=clock)
+        self.cloudwatch = EmbeddedCloudWatch(clock=self.clock.time)
         self._moto: Any = None
         self._server: VoiceServer | None = None
         self._runner: LocalAlarmRunner | None = None
@@ -223,7 +217,8 @@ class EmbeddedStack:
         runtime_clients = Clients(endpoint_url=endpoint, region=self.config.region)
         ssm = runtime_clients.ssm
         registry_client = RegistryClient(ssm_source(ssm, reg.namespace), namespace=reg.namespace,
-                                         fallback_baseline=reg.baseline, default_ttl=reg.cache_ttl_seconds)
+                                         fallback_baseline=reg.baseline, default_ttl=reg.cache_ttl_seconds,
+                                         clock=self.clock.time)
         settings = RuntimeSettings(
             host=self.config.host, port=self.config.runtime_port, namespace=reg.namespace,
             fallback_baseline=reg.baseline, default_cache_ttl_seconds=reg.cache_ttl_seconds,
@@ -240,7 +235,8 @@ class EmbeddedStack:
             sinks.append(DeferredSink(self._cw_sink))
         factories = emulated_factories(self.config.backends or default_backends(self.config.reply_seconds),
                                        backends=emulated)
-        server = create_server(settings, registry_client, FanOutSink(sinks), factories=factories)
+        server = create_server(settings, registry_client, FanOutSink(sinks), factories=factories,
+                               wall=self.clock.time)
         server.routes["/admin/emulated"] = (self._latency_route if self._emulators is not None
                                             else latency_knob(server.adapters.get))
         return server
@@ -291,10 +287,11 @@ class EmbeddedStack:
         invoke = in_process_handler(ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy,
                                     config=HandlerConfig(self.registry.namespace, topic_arn_prefix=prefix,
                                                          account=target.account_id, region=target.region),
-                                    clock=self.clock)
+                                    clock=self.clock.time)
         plan = compile_plan(self.registry, target)
         self._runner = LocalAlarmRunner.from_registry(
-            self.registry, cloudwatch=clients.cloudwatch, invoke=invoke, clock=self.clock, feed=self.alarm_feed,
+            self.registry, cloudwatch=clients.cloudwatch, invoke=invoke, clock=self.clock.time,
+            feed=self.alarm_feed,
             sns=clients.sns, topic_arn_prefix=prefix, region=target.region, account=target.account_id,
             alarm_args={spec.name: spec.args for spec in plan.alarms})
         runner = self._runner
@@ -315,13 +312,13 @@ class EmbeddedStack:
         while not self._stop.is_set():
             try:
                 for outcome in self._runner.tick():
-                    self.alarm_outcomes.append((self.clock(), outcome))
+                    self.alarm_outcomes.append((self.clock.time(), outcome))
                 if self._cw_sink is not None:
                     self._cw_sink.flush()
                 self._write_samples()
             except Exception:  # keep evaluating: one bad tick must not silence every alarm
                 log.exception("alarm tick failed")
-            self._stop.wait(self.config.alarm_tick_seconds)
+            self._stop.wait(self.clock.real(self.config.alarm_tick_seconds))
 
     def _write_samples(self) -> None:
         """Append the samples recorded since the last call to `samples_file` (SampleMetricSource's format)."""
@@ -365,11 +362,10 @@ class EmbeddedStack:
         """Make `phase` active now, as `voicectl advance --to PHASE --force --reason ...` would record it, and
         have the runtime pick it up at once rather than at its next cache refresh."""
         if self.registry.phase(phase) is None:
-            names = ", ".join(p.name for p in self.registry.all_phases())
-            raise UsageError(f"unknown phase {phase!r}", hint=f"phases of {self.config.registry_file}: {names}")
+            raise UnknownName("phase", phase, [p.name for p in self.registry.all_phases()])
         assert self.clients is not None, "the stack is not started"
         record = PhaseRecord(phase=phase, action="force", actor="voicectl-local", reason=reason,
-                             at=datetime.fromtimestamp(self.clock(), UTC))
+                             at=self.clock.now())
         await asyncio.to_thread(put_record, self.clients.ssm, param_phase(self.registry.namespace), record,
                                 description=f"force {phase}")
         registry = self.server.registry

@@ -38,7 +38,7 @@ def main() -> None:
     try:
         build_app(result.registry, settings=settings, app=app)
     except PlainRelayListener as exc:  # the CDK CLI's user: a message, not a traceback
-        sys.exit(f"{exc.message}: pass -c relay_certificate_arn=<ACM ARN> for wss://, or -c relay_allow_plain_ws=true "
+        sys.exit(f"{exc.what}: pass -c relay_certificate_arn=<ACM ARN> for wss://, or -c relay_allow_plain_ws=true "
                  "for a test relay on ws://")
     app.synth()
 

@@ -11,7 +11,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from registry.durations import parse_duration
 
@@ -76,7 +76,6 @@ class Variant(Strict):
     barge_in_enabled: bool = False
     system_prompt_key: str | None = None
     sagemaker_endpoint: str | None = None
-    alarm_group: str | None = Field(default=None, description="The memo's cloudwatch_alarm_group.")
 
     def resolved_backend(self) -> Backend:
         """The adapter for this variant: explicit `backend`, else inferred from its components."""
@@ -251,22 +250,24 @@ class Pricing(Strict):
     variants: dict[str, list[CostItem]]
 
 
+def _namespace_is_ssm_path(value: object) -> object:
+    # A plain-words message instead of the regex: this is the most common first mistake.
+    if isinstance(value, str) and not re.match(SSM_PATH, value):
+        if not value.startswith("/"):
+            raise ValueError("namespace must be an SSM path starting with '/', e.g. /yourco/voice")
+        raise ValueError("namespace must be '/'-separated segments of letters, digits, '_', '.' or '-' "
+                         "(no trailing or double '/')")
+    return value
+
+
+Namespace = Annotated[str, BeforeValidator(_namespace_is_ssm_path)]
+
+
 class Registry(Strict):
     """The whole voice-m2.yaml file."""
 
-    @field_validator("namespace", mode="before")
-    @classmethod
-    def _namespace_is_ssm_path(cls, value: object) -> object:
-        # A plain-words message instead of the regex: this is the most common first mistake.
-        if isinstance(value, str) and not re.match(SSM_PATH, value):
-            if not value.startswith("/"):
-                raise ValueError("namespace must be an SSM path starting with '/', e.g. /yourco/voice")
-            raise ValueError("namespace must be '/'-separated segments of letters, digits, '_', '.' or '-' "
-                             "(no trailing or double '/')")
-        return value
-
     version: Literal[1]
-    namespace: str = Field(pattern=SSM_PATH, max_length=900)
+    namespace: Namespace = Field(pattern=SSM_PATH, max_length=900)
     metrics_namespace: str = Field(pattern=METRIC_NAMESPACE)
     baseline: str
     cache_ttl_seconds: int = Field(default=30, ge=1, le=3600)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from registry.detection import MEMO_RTO_SECONDS, cadence, detection_bounds
-from registry.errors import Diagnostic
+from registry.errors import Diagnostic, shown
 from registry.model import (
     ApprovalGate,
     DecommissionAction,
@@ -59,6 +59,11 @@ class _Ctx:
         return Diagnostic(self.source.locate(path, key=key), message, "warning", hint)
 
     @property
+    def baseline(self) -> str | None:
+        """The baseline, unless that field is broken or missing (then nothing is compared with it)."""
+        return None if "baseline" in self.known.broken else self.registry.baseline
+
+    @property
     def variants(self) -> set[str]:
         return set(self.registry.variants) | self.known.variants
 
@@ -77,7 +82,7 @@ class _Ctx:
 def suggest(name: str, candidates: set[str], what: str) -> str:
     """'did you mean X?' when a candidate is close to `name`, else the candidates listed."""
     close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else f"{what}: {', '.join(sorted(candidates)) or 'none'}"
+    return f"did you mean {shown(close[0])}?" if close else f"{what}: {', '.join(sorted(candidates)) or 'none'}"
 
 
 def statistic_hint(statistic: str) -> str:
@@ -87,7 +92,7 @@ def statistic_hint(statistic: str) -> str:
     by_lower = {s.lower(): s for s in SIMPLE_STATISTICS} | {"avg": "Average", "mean": "Average", "min": "Minimum",
                                                            "max": "Maximum", "count": "SampleCount", "total": "Sum"}
     if statistic.lower() in by_lower:
-        return f"did you mean {by_lower[statistic.lower()]!r}?"
+        return f"did you mean {shown(by_lower[statistic.lower()])}?"
     if re.fullmatch(r"[pP]\d+(\.\d+)?", statistic):
         return "a percentile is p0..p100 with at most ten decimals, e.g. p95 or p99.9"
     return "use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p50, p95 or p99.9"
@@ -106,12 +111,13 @@ def _check_namespace(c: _Ctx) -> Iterator[Diagnostic]:
         return
     ns = c.registry.namespace
     if ns.lower().startswith(RESERVED_SSM_PREFIXES):
-        yield c.error(("namespace",), f"namespace {ns!r} uses a prefix SSM reserves (/aws, /ssm)", "pick /yourco/voice")
+        yield c.error(("namespace",), f"namespace {shown(ns)} uses a prefix SSM reserves (/aws, /ssm)",
+                      "pick /yourco/voice")
     if ns.count("/") > 10:
         yield c.error(("namespace",), "SSM allows at most 15 levels in a parameter name; keep the namespace short")
     if "metrics_namespace" not in c.known.broken and c.registry.metrics_namespace.startswith("AWS/"):
-        yield c.error(("metrics_namespace",), f"metrics_namespace {c.registry.metrics_namespace!r} is reserved for "
-                      "AWS services; the runtime cannot publish there", "e.g. metrics_namespace: YourCo/Voice")
+        yield c.error(("metrics_namespace",), f"metrics_namespace {shown(c.registry.metrics_namespace)} is reserved "
+                      "for AWS services; the runtime cannot publish there", "e.g. metrics_namespace: YourCo/Voice")
 
 
 def _check_baseline(c: _Ctx) -> Iterator[Diagnostic]:
@@ -119,26 +125,26 @@ def _check_baseline(c: _Ctx) -> Iterator[Diagnostic]:
     if "baseline" in c.known.broken:
         return
     if reg.baseline not in c.variants:
-        yield c.error(("baseline",), f"baseline {reg.baseline!r} is not a declared variant",
+        yield c.error(("baseline",), f"baseline {shown(reg.baseline)} is not a declared variant",
                       c.variant_hint(reg.baseline))
         return
     variant = reg.variants.get(reg.baseline)
     if variant is None:
         return
     if variant.internal_only:
-        yield c.error(("baseline",), f"baseline {reg.baseline!r} is internal_only, so external callers "
+        yield c.error(("baseline",), f"baseline {shown(reg.baseline)} is internal_only, so external callers "
                       "would have nowhere to go on a revert", f"set variants.{reg.baseline}.internal_only: false")
     if variant.deprecated:
-        yield c.error(("baseline",), f"baseline {reg.baseline!r} is deprecated; reverts must land on a live variant",
-                      "choose another baseline or un-deprecate it")
+        yield c.error(("baseline",), f"baseline {shown(reg.baseline)} is deprecated; reverts must land on a live "
+                      "variant", "choose another baseline or un-deprecate it")
 
 
 def _check_weight_map(c: _Ctx, path: Path, weights: dict[str, int], label: str) -> Iterator[Diagnostic]:
     for name, value in weights.items():
         if name not in c.variants:
-            yield c.error((*path, name), f"{label}: undeclared variant {name!r}", c.variant_hint(name), key=True)
+            yield c.error((*path, name), f"{label}: undeclared variant {shown(name)}", c.variant_hint(name), key=True)
         if not 0 <= value <= 100:
-            yield c.error((*path, name), f"{label}: {name!r} is {value}; weights are whole percents 0..100")
+            yield c.error((*path, name), f"{label}: {shown(name)} is {value}; weights are whole percents 0..100")
     total = sum(weights.values())
     if total != 100:
         yield c.error(path, f"{label} sum to {total}, not 100", "adjust them so they add up to 100")
@@ -149,36 +155,36 @@ def _check_phases(c: _Ctx) -> Iterator[Diagnostic]:
     for path, phase in _phase_paths(c.registry):
         if phase.name in seen:
             first = c.source.locate(seen[phase.name])
-            yield c.error((*path, "name"), f"phase name {phase.name!r} is used twice (first at line {first.line})",
+            yield c.error((*path, "name"), f"phase name {shown(phase.name)} is used twice (first at line {first.line})",
                           "phase names must be unique across the main sequence and all paths")
         else:
             seen[phase.name] = path
-        yield from _check_weight_map(c, (*path, "weights"), phase.weights, f"weights of phase {phase.name!r}")
+        yield from _check_weight_map(c, (*path, "weights"), phase.weights, f"weights of phase {shown(phase.name)}")
         if phase.internal_weights is not None:
             yield from _check_weight_map(c, (*path, "internal_weights"), phase.internal_weights,
-                                         f"internal_weights of phase {phase.name!r}")
+                                         f"internal_weights of phase {shown(phase.name)}")
         for name, value in phase.weights.items():
             variant = c.registry.variants.get(name)
             if variant and value > 0 and variant.internal_only:
-                yield c.warn((*path, "weights", name), f"phase {phase.name!r} gives {value}% to internal-only "
-                             f"variant {name!r}: external subjects in that share are served the baseline",
+                yield c.warn((*path, "weights", name), f"phase {shown(phase.name)} gives {value}% to internal-only "
+                             f"variant {shown(name)}: external subjects in that share are served the baseline",
                              f"set variants.{name}.internal_only: false when the canary opens, or use internal_weights")
         for g, gate in enumerate(phase.gates):
             yield from _check_gate(c, (*path, "gates", g), gate, phase)
         if phase.gates and not phase.bake:
-            yield c.warn((*path, "gates"), f"phase {phase.name!r} has gates but no bake: they are judged over "
+            yield c.warn((*path, "gates"), f"phase {shown(phase.name)} has gates but no bake: they are judged over "
                          "the last hour only", "add bake: 48h (the memo's watch window)", key=True)
         for s, step in enumerate(phase.decommission):
             if step.variant not in c.variants:
                 yield c.error((*path, "decommission", s, "variant"),
-                              f"decommission step names undeclared variant {step.variant!r}",
+                              f"decommission step names undeclared variant {shown(step.variant)}",
                               c.variant_hint(step.variant))
             if step.action is DecommissionAction.DEPRECATE and phase.weights.get(step.variant, 0) > 0:
-                yield c.error((*path, "decommission", s), f"cannot deprecate {step.variant!r} in phase "
-                              f"{phase.name!r}, which still gives it {phase.weights[step.variant]}%")
-            elif step.action is DecommissionAction.DEPRECATE and step.variant == c.registry.baseline:
-                yield c.warn((*path, "decommission", s), f"this step deprecates the baseline {step.variant!r}: once "
-                             "it runs, a revert has no live variant to send traffic to",
+                yield c.error((*path, "decommission", s), f"cannot deprecate {shown(step.variant)} in phase "
+                              f"{shown(phase.name)}, which still gives it {phase.weights[step.variant]}%")
+            elif step.action is DecommissionAction.DEPRECATE and step.variant == c.baseline:
+                yield c.warn((*path, "decommission", s), f"this step deprecates the baseline {shown(step.variant)}: "
+                             "once it runs, a revert has no live variant to send traffic to",
                              "before it is due, set baseline: to the variant that replaced it and apply")
 
 
@@ -189,7 +195,7 @@ def _check_gate(c: _Ctx, path: Path, gate: MetricGate | ApprovalGate, phase: Pha
                           f"{gate.max_score}")
         return
     if not is_valid_statistic(gate.statistic):
-        yield c.error((*path, "statistic"), f"gate statistic {gate.statistic!r} is not a CloudWatch statistic",
+        yield c.error((*path, "statistic"), f"gate statistic {shown(gate.statistic)} is not a CloudWatch statistic",
                       statistic_hint(gate.statistic))
     else:
         yield from _check_computable(c, (*path, "statistic"), gate.statistic, "gate")
@@ -203,7 +209,7 @@ def _check_gate(c: _Ctx, path: Path, gate: MetricGate | ApprovalGate, phase: Pha
     if variant in c.registry.variants:
         shares = [phase.weights.get(variant, 0), (phase.internal_weights or {}).get(variant, 0)]
         if max(shares) == 0:
-            yield c.warn(path, f"gate on {variant!r} in phase {phase.name!r}, which gives it no traffic: "
+            yield c.warn(path, f"gate on {shown(variant)} in phase {shown(phase.name)}, which gives it no traffic: "
                          "its data will be missing and the gate will hold", "gate a variant that has traffic")
 
 
@@ -222,11 +228,11 @@ def _check_dimensions(c: _Ctx, path: Path, dimensions: dict[str, str]) -> Iterat
         yield c.error(path, "CloudWatch allows at most 30 dimensions")
     for key, value in dimensions.items():
         if not DIMENSION_NAME.match(key):
-            yield c.error((*path, key), f"dimension name {key!r} is not valid for CloudWatch", key=True)
+            yield c.error((*path, key), f"dimension name {shown(key)} is not valid for CloudWatch", key=True)
         if not value or len(value) > 1024:
-            yield c.error((*path, key), f"dimension {key!r} needs a value of 1..1024 characters")
+            yield c.error((*path, key), f"dimension {shown(key)} needs a value of 1..1024 characters")
         if key == "Variant" and value not in c.variants:
-            yield c.error((*path, key), f"dimension Variant names undeclared variant {value!r}",
+            yield c.error((*path, key), f"dimension Variant names undeclared variant {shown(value)}",
                           c.variant_hint(value))
 
 
@@ -236,9 +242,9 @@ def _check_alarms(c: _Ctx) -> Iterator[Diagnostic]:
     for name, alarm in reg.alarms.items():
         path: Path = ("alarms", name)
         if not re.match(r"^[\x20-\x7e]{1,255}$", name):
-            yield c.error(path, f"alarm name {name!r} must be 1..255 printable ASCII characters", key=True)
+            yield c.error(path, f"alarm name {shown(name)} must be 1..255 printable ASCII characters", key=True)
         if not is_valid_statistic(alarm.statistic):
-            yield c.error((*path, "statistic"), f"statistic {alarm.statistic!r} is not valid for CloudWatch",
+            yield c.error((*path, "statistic"), f"statistic {shown(alarm.statistic)} is not valid for CloudWatch",
                           statistic_hint(alarm.statistic))
         else:
             yield from _check_computable(c, (*path, "statistic"), alarm.statistic, "alarm")
@@ -270,7 +276,7 @@ def _check_alarms(c: _Ctx) -> Iterator[Diagnostic]:
                              "a shorter period or fewer datapoints_to_alarm detects sooner; the RTO starts at the "
                              "alarm")
         if not (actions.notify or actions.revert or actions.rollback_deployment):
-            yield c.warn((*path, "actions"), f"alarm {name!r} has no actions: it will change state and do nothing",
+            yield c.warn((*path, "actions"), f"alarm {shown(name)} has no actions: it will change state and do nothing",
                          "add notify: [topic] at least")
 
 
@@ -280,21 +286,22 @@ def _check_actions(c: _Ctx, path: Path, name: str, served: set[str]) -> Iterator
     for i, target in enumerate(actions.revert):
         where = (*path, "actions", "revert", i)
         if target not in c.variants:
-            yield c.error(where, f"alarm {name!r} reverts undeclared variant {target!r}", c.variant_hint(target))
-        elif target == reg.baseline:
-            yield c.error(where, f"alarm {name!r} reverts the baseline {target!r}: reverted traffic goes to "
+            yield c.error(where, f"alarm {shown(name)} reverts undeclared variant {shown(target)}",
+                          c.variant_hint(target))
+        elif target == c.baseline:
+            yield c.error(where, f"alarm {shown(name)} reverts the baseline {shown(target)}: reverted traffic goes to "
                           "the baseline, so it cannot be the target", "revert the variant under test instead")
         elif target not in served:
-            yield c.warn(where, f"alarm {name!r} reverts {target!r}, which no phase ever gives traffic")
+            yield c.warn(where, f"alarm {shown(name)} reverts {shown(target)}, which no phase ever gives traffic")
     for i, topic in enumerate(actions.notify):
         where = (*path, "actions", "notify", i)
         if not TOPIC_NAME.match(topic):
-            yield c.error(where, f"topic name {topic!r} is not a valid SNS topic name (letters, digits, - and _)")
+            yield c.error(where, f"topic name {shown(topic)} is not a valid SNS topic name (letters, digits, - and _)")
         elif reg.topics and topic not in reg.topics and topic not in c.known.topics:
-            yield c.error(where, f"alarm {name!r} notifies undeclared topic {topic!r}",
+            yield c.error(where, f"alarm {shown(name)} notifies undeclared topic {shown(topic)}",
                           suggest(topic, set(reg.topics) | c.known.topics, "declared topics"))
     if actions.rollback_deployment and reg.deployment is None and "deployment" not in c.known.broken:
-        yield c.error((*path, "actions", "rollback_deployment"), f"alarm {name!r} asks for a deployment rollback "
+        yield c.error((*path, "actions", "rollback_deployment"), f"alarm {shown(name)} asks for a deployment rollback "
                       "but the file has no deployment: section", "add deployment: {application: ..., "
                       "deployment_group: ...}")
 
@@ -303,8 +310,8 @@ def _check_paths(c: _Ctx) -> Iterator[Diagnostic]:
     main = {p.name for p in c.registry.phases} | c.known.main_phases
     for name, path in c.registry.paths.items():
         if path.branches_from not in main:
-            yield c.error(("paths", name, "branches_from"), f"path {name!r} branches from unknown phase "
-                          f"{path.branches_from!r}", suggest(path.branches_from, main, "main phases"))
+            yield c.error(("paths", name, "branches_from"), f"path {shown(name)} branches from unknown phase "
+                          f"{shown(path.branches_from)}", suggest(path.branches_from, main, "main phases"))
 
 
 def _check_variants(c: _Ctx) -> Iterator[Diagnostic]:
@@ -312,15 +319,15 @@ def _check_variants(c: _Ctx) -> Iterator[Diagnostic]:
     served = c.served
     for name, variant in reg.variants.items():
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", name):
-            yield c.error(("variants", name), f"variant name {name!r} must be letters, digits, '.', '_' or '-' "
+            yield c.error(("variants", name), f"variant name {shown(name)} must be letters, digits, '.', '_' or '-' "
                           "(it becomes an SSM parameter name and a metric dimension)", key=True)
-        if name not in served and name != reg.baseline:
-            yield c.warn(("variants", name), f"variant {name!r} gets traffic in no phase", key=True)
+        if name not in served and name != c.baseline:
+            yield c.warn(("variants", name), f"variant {shown(name)} gets traffic in no phase", key=True)
         if variant.resolved_backend().value == "nova_sonic" and not variant.bedrock_model_id:
-            yield c.error(("variants", name), f"Nova Sonic variant {name!r} needs bedrock_model_id",
+            yield c.error(("variants", name), f"Nova Sonic variant {shown(name)} needs bedrock_model_id",
                           "e.g. bedrock_model_id: amazon.nova-sonic-v1:0", key=True)
         if variant.resolved_backend().value == "csm_sagemaker" and not variant.sagemaker_endpoint:
-            yield c.error(("variants", name), f"SageMaker variant {name!r} needs sagemaker_endpoint", key=True)
+            yield c.error(("variants", name), f"SageMaker variant {shown(name)} needs sagemaker_endpoint", key=True)
 
 
 def _check_pricing(c: _Ctx) -> Iterator[Diagnostic]:
@@ -328,7 +335,7 @@ def _check_pricing(c: _Ctx) -> Iterator[Diagnostic]:
         return
     for name in c.registry.pricing.variants:
         if name not in c.variants:
-            yield c.error(("pricing", "variants", name), f"pricing names undeclared variant {name!r}",
+            yield c.error(("pricing", "variants", name), f"pricing names undeclared variant {shown(name)}",
                           c.variant_hint(name), key=True)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from registry.errors import Diagnostic, Location
+from registry.errors import Diagnostic, Location, clipped, shown
 
 Path = tuple[str | int, ...]
 
@@ -98,7 +98,15 @@ class _Builder:
     def _scalar(self, node: yaml.Node) -> Any:
         if node.tag == _STR_TAG:  # most values: skip the constructor machinery (same result, ~2x faster load)
             return node.value
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ValueError as exc:  # e.g. int() past 4,300 digits (CVE-2020-10735), a date like 2026-13-45
+            text = str(node.value)
+            digits = sum(ch.isdigit() for ch in text)
+            if digits > 100 and digits > len(text) - 5:
+                raise _Refused(node, f"a number of {digits:,} digits is too long for a registry") from exc
+            raise _Refused(node, f"the value {shown(text)} cannot be read as {node.tag.rsplit(':', 1)[-1]}: "
+                                 f"{clipped(str(exc), 120)}") from exc
 
     def _collection(self, node: yaml.CollectionNode, path: Path) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -108,7 +116,8 @@ class _Builder:
                 key = self._scalar(key_node)
                 if not isinstance(key, (str, int)) or isinstance(key, bool):
                     self.diagnostics.append(
-                        Diagnostic(_loc(self.file, key_node), f"a mapping key must be a name or a number, not {key!r}",
+                        Diagnostic(_loc(self.file, key_node),
+                                   f"a mapping key must be a name or a number, not {shown(key)}",
                                    hint="quote it if it is meant as text")
                     )
                     continue
@@ -118,7 +127,7 @@ class _Builder:
                     self.diagnostics.append(
                         Diagnostic(
                             _loc(self.file, key_node),
-                            f"duplicate key {key!r} (first defined at line {first.line}); "
+                            f"duplicate key {shown(key)} (first defined at line {first.line}); "
                             "YAML would silently keep only the last one",
                             hint="remove or rename one of the two",
                         )

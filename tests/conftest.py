@@ -19,6 +19,14 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "voice-m2.yaml"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (--dist loadgroup), the CDK tests run on one worker: they share one synthesis, which
+    starts node and takes seconds."""
+    for item in items:
+        if item.nodeid.startswith("tests/infra/"):
+            item.add_marker(pytest.mark.xdist_group("cdk"))
+
+
 @pytest.fixture(autouse=True)
 def _fake_aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")

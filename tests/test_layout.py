@@ -84,6 +84,7 @@ def test_a_planted_wrong_import_is_found(tmp_path: Path) -> None:
                                     "voice_runtime/relay.py: imports control_plane"]
 
 
+@pytest.mark.slow  # a subprocess
 def test_voicectl_starts_without_the_test_world() -> None:
     """`voicectl --help` (and the relay image's `voicectl runtime serve`) import no test-world module."""
     code = ("import sys, json, cli.app, voice_runtime.server, voice_runtime.runtime\n"

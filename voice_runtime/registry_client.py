@@ -225,10 +225,6 @@ class RegistryClient:
                         self._failures_in_episode, at - self._failing_since)
         self._failing_since = None
 
-    def install(self, state: LiveState) -> None:
-        """Swap in a copy directly (a registry file given at startup, or tests)."""
-        self._install(state, self._clock())
-
     def _install(self, state: LiveState, at: float) -> None:
         registry_param = param_registry(self.namespace)
         if (

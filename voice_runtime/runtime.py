@@ -11,7 +11,7 @@ from typing import Any
 from botocore.config import Config
 
 from registry.compiled import CompiledRegistry, compile_registry
-from registry.errors import UsageError
+from registry.errors import UnknownName, UsageError
 from registry.live_state import PhaseRecord, param_phase, param_registry
 from registry.loader import load_registry
 from voice_runtime.metrics import QUEUE_LIMIT, CloudWatchSink, EmfSink, FanOutSink, InMemorySink, MetricsSink
@@ -25,7 +25,7 @@ def file_values(compiled: CompiledRegistry, phase: str | None = None) -> dict[st
     """The SSM map a runtime would read if `compiled` were applied with `phase` active (default: the first)."""
     name = phase or (compiled.phases[0].name if compiled.phases else None)
     if name is not None and compiled.phase(name) is None:
-        raise UsageError(f"unknown phase {name!r}", hint=f"one of: {', '.join(p.name for p in compiled.phases)}")
+        raise UnknownName("phase", name, [p.name for p in compiled.phases])
     values = {param_registry(compiled.namespace): compiled.to_json()}
     if name is not None:
         record = PhaseRecord(phase=name, at=datetime.now(UTC), actor="voicectl runtime serve", action="init")
@@ -68,11 +68,11 @@ def metrics_sink(kinds: list[str], *, cloudwatch: Callable[[], Any] | None = Non
             sinks.append(EmfSink(resolution=resolution, queue_limit=queue_limit))
         elif kind == "cloudwatch":
             if cloudwatch is None:
-                raise UsageError("--metrics cloudwatch needs an AWS endpoint or credentials")
+                raise UsageError("the cloudwatch metrics sink needs an AWS endpoint or credentials", value=kind)
             sinks.append(CloudWatchSink(cloudwatch(), resolution=resolution, background=True,
                                         queue_limit=queue_limit))
         elif kind != "none":
-            raise UsageError(f"unknown metrics sink {kind!r}", hint=f"one of: {', '.join(METRICS_KINDS)}")
+            raise UnknownName("metrics sink", kind, METRICS_KINDS)
     return FanOutSink(sinks) if sinks else InMemorySink()
 
 

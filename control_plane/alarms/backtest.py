@@ -25,13 +25,17 @@ from control_plane.alarms.detection import Detection, time_to_detect
 from control_plane.alarms.evaluator import AlarmDefinition, Evaluator, Transition
 from control_plane.alarms.samples import Sample
 from control_plane.alarms.states import AlarmState
-from registry.errors import UsageError
+from registry.errors import InputRefused, InvalidInput, clipped, shown
+from registry.input_file import read_input
 
 
-class HistoryInvalid(UsageError):
-    """The metrics history file cannot be read; the message names the file and line."""
+class HistoryInvalid(InvalidInput):
+    """The metrics history file cannot be read; the message names the file and line (`where`)."""
 
-    exit_code = 1
+
+MAX_HISTORY_BYTES = 256 * 1024 * 1024  # checked before reading: a /dev/zero or a stray dump cannot fill memory
+JSONL_EXAMPLE = ('lines like {"timestamp": "2026-11-20T14:00:05Z", "metric": "VoiceM2_TTFA_ms", '
+                 '"dimensions": {"Variant": "sonic-unified"}, "value": 412}')
 
 
 def _timestamp(raw: Any) -> float:
@@ -49,10 +53,10 @@ def _timestamp(raw: Any) -> float:
 
 def _number(raw: Any) -> float:
     if isinstance(raw, bool):
-        raise ValueError(f"{raw!r} is not a number")
+        raise ValueError(f"{shown(raw)} is not a number")
     value = float(raw)
     if not math.isfinite(value):
-        raise ValueError(f"{raw!r} is not a finite number")
+        raise ValueError(f"{shown(raw)} is not a finite number")
     return value
 
 
@@ -90,12 +94,11 @@ def parse_jsonl(text: str, *, default_namespace: str, source: str = "<history>")
             samples.append(Sample.of(doc.get("namespace") or default_namespace, str(doc["metric"]), dims,
                                      _number(doc["value"]), _timestamp(doc["timestamp"])))
         except KeyError as exc:
-            raise HistoryInvalid(f"{source}:{number}: missing field(s) {exc.args[0]}",
-                                 hint='each line needs "timestamp", "metric" and "value"') from exc
+            raise HistoryInvalid(f"{source}:{number}: missing field(s) {exc.args[0]}", where=f"{source}:{number}",
+                                 expected='"timestamp", "metric" and "value" on each line') from exc
         except (ValueError, TypeError) as exc:
-            raise HistoryInvalid(f"{source}:{number}: {exc}",
-                                 hint='e.g. {"timestamp": "2026-11-20T14:00:05Z", "metric": "VoiceM2_TTFA_ms", '
-                                      '"dimensions": {"Variant": "sonic-unified"}, "value": 412}') from exc
+            raise HistoryInvalid(f"{source}:{number}: {clipped(str(exc))}", where=f"{source}:{number}",
+                                 expected=JSONL_EXAMPLE) from exc
     return samples
 
 
@@ -104,7 +107,7 @@ def parse_csv(text: str, *, default_namespace: str, source: str = "<history>") -
     missing = {"timestamp", "metric", "value"} - set(reader.fieldnames or [])
     if missing:
         raise HistoryInvalid(f"{source}:1: the header lacks column(s) {', '.join(sorted(missing))}",
-                             hint="header example: timestamp,metric,Variant,value")
+                             where=f"{source}:1", expected="a header such as timestamp,metric,Variant,value")
     dim_columns = [c for c in reader.fieldnames or [] if c not in {"timestamp", "metric", "value", "namespace"}]
     samples = []
     for number, row in enumerate(reader, start=2):
@@ -113,25 +116,25 @@ def parse_csv(text: str, *, default_namespace: str, source: str = "<history>") -
             samples.append(Sample.of(row.get("namespace") or default_namespace, row["metric"], dims,
                                      _number(row["value"]), _timestamp(row["timestamp"])))
         except (ValueError, TypeError) as exc:
-            raise HistoryInvalid(f"{source}:{number}: {exc}", hint="timestamp as ISO 8601 or epoch seconds, "
-                                                                   "value as a number") from exc
+            raise HistoryInvalid(f"{source}:{number}: {clipped(str(exc))}", where=f"{source}:{number}",
+                                 expected="timestamp as ISO 8601 or epoch seconds, value as a number") from exc
     return samples
 
 
 def read_history(path: Path, *, default_namespace: str) -> list[Sample]:
     """Samples of a .csv or .jsonl/.json/.ndjson history file, sorted by time."""
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise HistoryInvalid(f"cannot read {path}: {exc.strerror or exc}", hint="check the --metrics path") from exc
+        text = read_input(path, max_bytes=MAX_HISTORY_BYTES, kind="metric history")
+    except InputRefused as exc:
+        raise HistoryInvalid(f"cannot read {path}: {exc.reason}", where=str(path)) from exc
     suffix = path.suffix.lower()
     if suffix == ".csv":
         samples = parse_csv(text, default_namespace=default_namespace, source=str(path))
     elif suffix in {".jsonl", ".ndjson", ".json", ".log"}:
         samples = parse_jsonl(text, default_namespace=default_namespace, source=str(path))
     else:
-        raise HistoryInvalid(f"{path}: unknown history format {suffix or '(no extension)'!r}",
-                             hint="use a .csv or .jsonl file")
+        raise HistoryInvalid(f"{path}: unknown history format {suffix or '(no extension)'!r}", where=str(path),
+                             expected="a .csv or .jsonl file")
     return sorted(samples, key=lambda s: s.timestamp)
 
 

@@ -120,10 +120,6 @@ class AlarmDefinition:
         step = self.period if self.window == "wall_clock" else self.cadence
         return math.floor(now / step) * step
 
-    @property
-    def has_actions(self) -> bool:
-        return bool(self.revert or self.notify or self.rollback_deployment)
-
 
 def definitions_from_registry(registry: Registry) -> list[AlarmDefinition]:
     """Every alarm of a registry, as the evaluator sees it (sorted by name)."""

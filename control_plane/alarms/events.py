@@ -21,15 +21,13 @@ from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent, E
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from control_plane.alarms.states import AlarmState
-from registry.errors import VoiceCtlError
+from registry.errors import InvalidInput
 
 EVENTBRIDGE_DETAIL_TYPE = "CloudWatch Alarm State Change"
 
 
-class MalformedAlarmEvent(VoiceCtlError):
-    """The event is not an alarm delivery we understand, or one with a missing or invalid field."""
-
-    exit_code = 1
+class MalformedAlarmEvent(InvalidInput):
+    """The event is not an alarm delivery we understand, or one with a missing or invalid field (`where`)."""
 
 
 class Delivery(StrEnum):
@@ -101,10 +99,10 @@ def _sns(event: Mapping[str, Any]) -> list[AlarmTransition]:
         try:
             message = json.loads(record.sns.message)
         except json.JSONDecodeError as exc:
-            raise MalformedAlarmEvent(f"SNS message is not the alarm JSON: {exc}",
-                                      hint="subscribe the revert Lambda to the alarm's SNS topic, raw JSON") from exc
+            raise MalformedAlarmEvent(f"SNS message is not the alarm JSON: {exc}", where="Records[].Sns.Message",
+                                      expected="the alarm's JSON, as CloudWatch publishes it to its topic") from exc
         if not isinstance(message, dict):
-            raise MalformedAlarmEvent("SNS message is JSON but not an alarm object")
+            raise MalformedAlarmEvent("SNS message is JSON but not an alarm object", where="Records[].Sns.Message")
         region, account = _arn_parts(message.get("AlarmArn"))
         transitions.append(AlarmTransition(
             delivery=Delivery.SNS,
@@ -172,8 +170,8 @@ def detect(event: object) -> Delivery:
     keys = ", ".join(sorted(str(k) for k in event)[:8]) or "none"
     raise MalformedAlarmEvent(
         f"not a CloudWatch alarm delivery (top-level keys: {keys})",
-        hint="send a Lambda alarm action event, an SNS alarm notification or an EventBridge "
-             f"'{EVENTBRIDGE_DETAIL_TYPE}' event",
+        expected=f"a Lambda alarm action event, an SNS alarm notification or an EventBridge "
+                 f"'{EVENTBRIDGE_DETAIL_TYPE}' event",
     )
 
 
@@ -186,12 +184,12 @@ def parse_event(event: object) -> list[AlarmTransition]:
     except MalformedAlarmEvent:
         raise
     except KeyError as exc:
-        raise MalformedAlarmEvent(f"{delivery.value} alarm event lacks field {exc}",
-                                  hint="compare the event with tests/fixtures/alarm_events") from exc
+        raise MalformedAlarmEvent(f"{delivery.value} alarm event lacks field {exc}", where=str(exc),
+                                  expected=f"a {delivery.value} event as CloudWatch sends it") from exc
     except (ValueError, TypeError, AttributeError, ValidationError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MalformedAlarmEvent(f"{delivery.value} alarm event has an invalid field: {first}",
-                                  hint="compare the event with tests/fixtures/alarm_events") from exc
+                                  expected=f"a {delivery.value} event as CloudWatch sends it") from exc
 
 
 def lambda_action_event(*, alarm_name: str, region: str, account: str, state: AlarmState, reason: str,

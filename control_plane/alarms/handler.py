@@ -56,7 +56,7 @@ from control_plane.aws import live_store
 from control_plane.aws.live_store import StoredParameter
 from control_plane.aws.session import Clients, aws_call
 from control_plane.overrides import ensure_revert
-from registry.errors import AwsError, VoiceCtlError
+from registry.errors import ConfigInvalid, VoiceRolloutError
 from registry.live_state import live_state_from_parameters, param_override, param_registry
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "voice-rollout-revert"))
@@ -64,19 +64,17 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "voice-rollout
 ACTIVE_DEPLOYMENT_STATUSES = ["Created", "Queued", "InProgress", "Ready"]
 
 
-class RevertConfigError(VoiceCtlError):
-    """The handler is deployed without what it needs (namespace, a registry in SSM)."""
-
-    exit_code = 1
+class RevertConfigError(ConfigInvalid):
+    """The handler is deployed without what it needs (`where`: the setting, or the registry parameter in SSM)."""
 
 
-class RevertIncomplete(VoiceCtlError):
+class RevertIncomplete(VoiceRolloutError):
     """Some effect of a transition failed: raised by lambda_handler so that Lambda retries the invocation (the
     ledger makes the retry run only what failed)."""
 
     def __init__(self, result: dict[str, Any]) -> None:
         failed = [e for r in result.get("results", []) for e in r.get("errors", [])]
-        super().__init__("revert incomplete: " + "; ".join(failed), hint="Lambda retries the event")
+        super().__init__("revert incomplete: " + "; ".join(failed))
         self.result = result
 
 
@@ -98,20 +96,22 @@ class HandlerConfig:
         env = dict(os.environ) if env is None else env
         namespace = env.get("VOICE_NAMESPACE", "").strip()
         if not namespace:
-            raise RevertConfigError("VOICE_NAMESPACE is not set",
-                                    hint="set it to the registry's namespace, e.g. /silentinfinity/voice")
+            raise RevertConfigError("VOICE_NAMESPACE is not set", where="VOICE_NAMESPACE",
+                                    expected="the registry's namespace, e.g. /silentinfinity/voice")
         try:
             topic_arns = json.loads(env.get("VOICE_TOPIC_ARNS") or "{}")
         except json.JSONDecodeError as exc:
-            raise RevertConfigError(f"VOICE_TOPIC_ARNS is not JSON: {exc}",
-                                    hint='set it to {"topic-name": "arn:aws:sns:..."}') from exc
+            raise RevertConfigError(f"VOICE_TOPIC_ARNS is not JSON: {exc}", where="VOICE_TOPIC_ARNS",
+                                    expected='{"topic-name": "arn:aws:sns:..."}') from exc
         if not isinstance(topic_arns, dict) or not all(isinstance(v, str) for v in topic_arns.values()):
-            raise RevertConfigError("VOICE_TOPIC_ARNS must be a JSON object of topic name -> ARN")
+            raise RevertConfigError("VOICE_TOPIC_ARNS must be a JSON object of topic name -> ARN",
+                                    where="VOICE_TOPIC_ARNS", expected='{"topic-name": "arn:aws:sns:..."}')
         try:
             lease = timedelta(seconds=float(env.get("VOICE_CLAIM_LEASE_SECONDS") or ledger.LEASE.total_seconds()))
             retention = timedelta(hours=float(env.get("VOICE_LEDGER_RETENTION_HOURS") or 24))
         except ValueError as exc:
-            raise RevertConfigError(f"VOICE_CLAIM_LEASE_SECONDS / VOICE_LEDGER_RETENTION_HOURS: {exc}") from exc
+            raise RevertConfigError(f"VOICE_CLAIM_LEASE_SECONDS / VOICE_LEDGER_RETENTION_HOURS: {exc}",
+                                    where="VOICE_CLAIM_LEASE_SECONDS", expected="a number of seconds / hours") from exc
         allowed = frozenset(s.strip() for s in (env.get("VOICE_ALLOWED_SOURCES") or "").split(",") if s.strip())
         return cls(namespace.rstrip("/"), env.get("VOICE_TOPIC_ARN_PREFIX") or None,
                    env.get("VOICE_DEPLOYMENT_APPLICATION") or None, env.get("VOICE_DEPLOYMENT_GROUP") or None,
@@ -170,7 +170,7 @@ class TransitionResult:
 
 
 def _describe(exc: Exception) -> str:
-    return exc.message if isinstance(exc, AwsError) else f"{type(exc).__name__}: {exc}"
+    return exc.what if isinstance(exc, VoiceRolloutError) else f"{type(exc).__name__}: {exc}"
 
 
 def _stop_deployments(codedeploy: Any, effect: StopDeployment) -> tuple[list[str], list[str]]:
@@ -309,7 +309,8 @@ def handle_transition(transition: AlarmTransition, *, ssm: Any, sns: Any, codede
                                 notes=[f"state {state_value} never reverts"])
     if not config.account or not config.region:
         raise RevertConfigError("the revert handler does not know which account and region it serves",
-                                hint="set VOICE_ACCOUNT_ID and AWS_REGION (in Lambda: taken from the invocation)")
+                                where="VOICE_ACCOUNT_ID / AWS_REGION",
+                                expected="the account id and region (in Lambda: taken from the invocation)")
     refusal = source_refusal(transition, account=config.account, region=config.region,
                              allowed=config.allowed_sources)
     if refusal:
@@ -321,7 +322,8 @@ def handle_transition(transition: AlarmTransition, *, ssm: Any, sns: Any, codede
     if state.registry is None:
         problems = f" ({'; '.join(state.problems)})" if state.problems else ""
         raise RevertConfigError(f"no usable compiled registry at {param_registry(config.namespace)}{problems}",
-                                hint="run voicectl apply for this namespace, or fix VOICE_NAMESPACE")
+                                where=param_registry(config.namespace),
+                                expected="the registry applied to this namespace (or VOICE_NAMESPACE fixed)")
     now = clock()
     plan = plan_revert(transition, state.registry, state.overrides, now=now, deployment=config.deployment)
     if plan.verdict is Verdict.UNKNOWN_ALARM:
@@ -365,8 +367,8 @@ def handle(event: object, *, ssm: Any, sns: Any, codedeploy: Any, config: Handle
     try:
         transitions = parse_event(event)
     except MalformedAlarmEvent as exc:
-        logger.warning("rejected: malformed alarm event", extra={"error": exc.message})
-        return {"status": "rejected", "error": exc.message, "results": []}
+        logger.warning("rejected: malformed alarm event", extra=error_fields(exc))
+        return {"status": "rejected", "error": exc.what, "detail": error_fields(exc), "results": []}
     results = [handle_transition(t, ssm=ssm, sns=sns, codedeploy=codedeploy, config=config, clock=clock,
                                  owner=owner) for t in transitions]
     statuses = {r.status for r in results}
@@ -386,15 +388,30 @@ def _default_clients() -> Clients:
     return _clients
 
 
+def error_fields(exc: VoiceRolloutError) -> dict[str, Any]:
+    """An error as the handler's result and log record carry it: its class and structured fields."""
+    fields = {"error": type(exc).__name__, "what": exc.what, "where": exc.where,
+              "expected": getattr(exc, "expected", None)}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """AWS Lambda entry point (see the module docstring for configuration)."""
+    """AWS Lambda entry point (see the module docstring for configuration).
+
+    A malformed event is a `rejected` result (retrying would not help); a configuration or AWS error is logged
+    with its fields and raised, and so is an effect that failed (RevertIncomplete), so the asynchronous invocation
+    is retried (the ledger makes the retry run only what failed) and the function's Errors metric counts it."""
     request_id = str(getattr(context, "aws_request_id", "") or "")
     if request_id:
         logger.append_keys(request_id=request_id)
-    config = HandlerConfig.from_env().with_function_arn(getattr(context, "invoked_function_arn", None))
-    clients = _default_clients()
-    result = handle(event, ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy, config=config,
-                    clock=lambda: datetime.now(UTC), owner=request_id)
+    try:
+        config = HandlerConfig.from_env().with_function_arn(getattr(context, "invoked_function_arn", None))
+        clients = _default_clients()
+        result = handle(event, ssm=clients.ssm, sns=clients.sns, codedeploy=clients.codedeploy, config=config,
+                        clock=lambda: datetime.now(UTC), owner=request_id)
+    except VoiceRolloutError as exc:
+        logger.error("revert handler failed; the invocation will be retried", extra=error_fields(exc))
+        raise
     if result["status"] == "partial":
-        raise RevertIncomplete(result)  # Lambda retries; the ledger runs only what failed
+        raise RevertIncomplete(result)
     return result

@@ -46,11 +46,12 @@ def statistic_of(text: str) -> Statistic:
     """The parsed statistic, or UnsupportedStatistic naming why it cannot be computed here."""
     parsed = parse_statistic(text)
     if parsed is None:
-        raise UnsupportedStatistic(f"{text!r} is not a CloudWatch statistic",
-                                   hint="use SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p95")
+        raise UnsupportedStatistic(f"{text!r} is not a CloudWatch statistic", value=text,
+                                   expected="SampleCount, Average, Sum, Minimum, Maximum or a percentile such as p95")
     if parsed.unsupported:
         raise UnsupportedStatistic(f"statistic {text!r} is not computed by voice-rollout: {parsed.unsupported}",
-                                   hint="use a percentile such as p95 or p99.9, or value bounds such as TM(100:900)")
+                                   value=text, expected="a percentile such as p95 or p99.9, or value bounds such as "
+                                                        "TM(100:900)")
     return parsed
 
 

@@ -42,8 +42,8 @@ class ConcurrentChange(GuardRefused):
         what = f"version {found}" if found is not None else "deleted"
         based = f"version {expected}" if expected is not None else "its absence"
         super().__init__(f"{name} changed while this was decided (based on {based}, now {what})"
-                         + (f": {detail}" if detail else ""), hint="read the live state again and decide again")
-        self.name, self.expected, self.found, self.detail = name, expected, found, detail
+                         + (f": {detail}" if detail else ""))
+        self.name, self.based_on, self.found, self.detail = name, expected, found, detail
 
 
 def _stored(param: dict[str, Any]) -> StoredParameter:

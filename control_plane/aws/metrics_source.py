@@ -19,7 +19,12 @@ from typing import Any, Protocol
 from control_plane.alarms.basis import AlarmSnapshot
 from control_plane.aws.session import aws_call
 from control_plane.rollout.gates import Observation, Window, compute_statistic
-from registry.errors import UsageError
+from registry.errors import InputRefused, InvalidInput, UnknownName, clipped
+from registry.input_file import read_input
+
+MAX_SAMPLES_BYTES = 256 * 1024 * 1024  # checked before reading: a /dev/zero or a stray dump cannot fill memory
+SAMPLE_LINE = ('one JSON object per line: {"namespace": ..., "metric": ..., "dimensions": {...}, '
+               '"timestamp": "2026-05-01T12:00:00+00:00", "value": 123}')
 
 
 @dataclass(frozen=True)
@@ -128,14 +133,15 @@ class SampleMetricSource:
     def from_file(cls, path: Path) -> SampleMetricSource:
         """JSON lines (or a JSON list) of {namespace, metric, dimensions, timestamp (ISO), value}."""
         try:
-            text = path.read_text(encoding="utf-8").strip()
+            text = read_input(path, max_bytes=MAX_SAMPLES_BYTES, kind="metric samples file").strip()
             rows = json.loads(text) if text.startswith("[") else [json.loads(ln) for ln in text.splitlines() if ln]
             return cls([Sample(r["namespace"], r["metric"], r.get("dimensions", {}), _utc(r["timestamp"]),
                                float(r["value"])) for r in rows])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"cannot read metric samples from {path}: {exc}",
-                             hint='one JSON object per line: {"namespace": ..., "metric": ..., "dimensions": {...}, '
-                                  '"timestamp": "2026-05-01T12:00:00+00:00", "value": 123}') from exc
+        except InputRefused as exc:
+            raise InvalidInput(f"cannot read metric samples from {path}: {exc.what}", where=str(path)) from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InvalidInput(f"cannot read metric samples from {path}: {clipped(str(exc))}",
+                               where=str(path), expected=SAMPLE_LINE) from exc
 
 
 SOURCES: dict[str, Callable[[Any, str], MetricSource]] = {
@@ -148,7 +154,7 @@ def metric_source(spec: str, clients: Any) -> MetricSource:
     """`cloudwatch` or `samples:PATH`; an unknown kind is a usage error."""
     kind, _, arg = spec.partition(":")
     if kind not in SOURCES or (kind == "samples" and not arg):
-        raise UsageError(f"unknown metrics source {spec!r}", hint="use cloudwatch or samples:PATH")
+        raise UnknownName("metrics source", spec, ["cloudwatch", "samples:PATH"])
     return SOURCES[kind](clients, arg)
 
 

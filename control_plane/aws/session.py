@@ -16,7 +16,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
-from registry.errors import AwsError
+from registry.errors import AwsError, AwsProblem
 
 # "standard" retry mode retries throttling and transient errors with exponential backoff and jitter.
 RETRY_CONFIG = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=15)
@@ -74,18 +74,16 @@ def error_code(exc: BaseException) -> str:
 
 
 def translate(exc: BaseException, action: str) -> AwsError:
-    """Turn a botocore failure into an AwsError that names the permission or the fix."""
-    code = error_code(exc)
+    """Turn a botocore failure into an AwsError that names the action and the kind of problem."""
+    code = error_code(exc) or None
     if code in ACCESS_DENIED:
-        return AwsError(f"access denied: {action} ({exc})",
-                        hint=f"grant the caller permission for {action}, or use a profile that has it")
+        return AwsError(f"access denied: {action} ({exc})", action=action, problem=AwsProblem.ACCESS_DENIED, code=code)
     if isinstance(exc, NoCredentialsError):
-        return AwsError("no AWS credentials found",
-                        hint="set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or use voicectl local up)")
+        return AwsError("no AWS credentials found", action=action, problem=AwsProblem.NO_CREDENTIALS)
     if isinstance(exc, EndpointConnectionError):
-        return AwsError(f"cannot reach the AWS endpoint for {action}: {exc}",
-                        hint="check --endpoint-url / AWS_ENDPOINT_URL, or start the embedded stack: voicectl local up")
-    return AwsError(f"{action} failed: {exc}", hint="rerun; if it persists, check the AWS service health")
+        return AwsError(f"cannot reach the AWS endpoint for {action}: {exc}", action=action,
+                        problem=AwsProblem.UNREACHABLE)
+    return AwsError(f"{action} failed: {exc}", action=action, problem=AwsProblem.FAILED, code=code)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from control_plane.rollout.gates import (
 from control_plane.rollout.guard import Decision, Facts, decide
 from control_plane.rollout.machine import Step
 from registry.compiled import compile_registry
-from registry.errors import UsageError
+from registry.errors import StepProblem, StepRefused
 from registry.live_state import LiveState
 from registry.model import ApprovalGate, MetricGate, Registry
 
@@ -50,7 +50,8 @@ def assess_advance(policy: Registry, state: LiveState, values: Mapping[str, str]
     map, and whether `policy` is what is applied."""
     phase = policy.phase(step.current)
     if phase is None:
-        raise UsageError(f"the active phase {step.current} is not in the file", hint="pass the applied registry file")
+        raise StepRefused(StepProblem.ACTIVE_NOT_IN_FILE, f"the active phase {step.current} is not in the file",
+                          current=step.current)
     restarted_at, cause = bake_restart(policy.namespace, values)
     bake_from = restarted_at if restarted_at is not None and restarted_at > entered_at else entered_at
     window = gate_window(bake_from, phase.bake_seconds, now)

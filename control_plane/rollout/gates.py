@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from control_plane.alarms.statistics import UnsupportedStatistic, aggregate
-from registry.errors import UsageError
+from registry.errors import UnknownName, UsageError
 from registry.live_state import ApprovalRecord, param_approval
 from registry.model import ApprovalGate, MetricGate, Registry
 
@@ -36,7 +36,7 @@ def compute_statistic(values: Sequence[float], statistic: str) -> float | None:
     try:
         return aggregate(values, statistic)
     except UnsupportedStatistic as exc:
-        raise ValueError(f"statistic {statistic!r} cannot be computed from raw samples: {exc.message}") from exc
+        raise ValueError(f"statistic {statistic!r} cannot be computed from raw samples: {exc.what}") from exc
 
 
 @dataclass(frozen=True)
@@ -151,15 +151,17 @@ def approval_records(namespace: str, values: Mapping[str, str]) -> dict[tuple[st
 
 def approval_gate_for(registry: Registry, phase: str, approval: str | None, score: float) -> ApprovalGate:
     """The approval gate a sign-off is for (the only one of the phase, or the one named); the score must be on
-    its scale. UsageError otherwise."""
+    its scale. UnknownName / UsageError otherwise."""
     policy_phase = registry.phase(phase)
     if policy_phase is None:
-        raise UsageError(f"unknown phase {phase!r}", hint=f"phases: {', '.join(p.name for p in registry.all_phases())}")
+        raise UnknownName("phase", phase, [p.name for p in registry.all_phases()])
     gates = [g for g in policy_phase.gates if isinstance(g, ApprovalGate)]
     chosen = [g for g in gates if approval in (None, g.approval)]
     if len(chosen) != 1:
-        names = ", ".join(g.approval for g in gates) or "none"
-        raise UsageError(f"phase {phase} has approval gates: {names}", hint="name one with --approval NAME")
+        names = [g.approval for g in gates]
+        raise UnknownName("approval gate", approval, names,
+                          what=f"phase {phase} has approval gates: {', '.join(names) or 'none'}")
     if not 0 <= score <= chosen[0].max_score:
-        raise UsageError(f"score {score:g} is outside 0..{chosen[0].max_score:g}", hint="rate on the gate's scale")
+        raise UsageError(f"score {score:g} is outside the gate's scale 0..{chosen[0].max_score:g}", where="score",
+                         value=score)
     return chosen[0]

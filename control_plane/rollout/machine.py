@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from registry.compiled import CompiledRegistry
-from registry.errors import UsageError
+from registry.errors import StepProblem, StepRefused, UnknownName
 from registry.live_state import PhaseRecord
 from registry.model import Registry
 
@@ -49,13 +49,13 @@ class Topology:
         return [*self.main, *(name for seq in self.paths.values() for name in seq)]
 
     def locate(self, phase: str) -> tuple[str | None, int]:
-        """(path name or None for the main sequence, index in that sequence); UsageError if unknown."""
+        """(path name or None for the main sequence, index in that sequence); UnknownName if unknown."""
         if phase in self.main:
             return None, self.main.index(phase)
         for name, seq in self.paths.items():
             if phase in seq:
                 return name, seq.index(phase)
-        raise UsageError(f"unknown phase {phase!r}", hint=f"phases: {', '.join(self.all_phases())}")
+        raise UnknownName("phase", phase, self.all_phases())
 
     def sequence(self, path: str | None) -> tuple[str, ...]:
         return self.main if path is None else self.paths[path]
@@ -65,7 +65,7 @@ def active_phase(topology: Topology, record: PhaseRecord | None) -> str:
     """The active phase: the recorded one, or the first phase when nothing was ever recorded (an `init`)."""
     if record is None:
         if not topology.main:
-            raise UsageError("the registry has no phases", hint="add phases: to the file and apply it")
+            raise StepRefused(StepProblem.NO_PHASES, "the registry has no phases")
         return topology.main[0]
     return record.phase
 
@@ -83,35 +83,35 @@ class Step:
 
 
 def advance_step(topology: Topology, current: str, *, to: str | None = None, path: str | None = None) -> Step:
-    """The next phase (or `--to`, or the first phase of `--path`); UsageError when there is none."""
+    """The next phase (or `to`, or the first phase of `path`); UnknownName / StepRefused when there is none."""
     cur_path, index = topology.locate(current)
     if path is not None:
         if path not in topology.paths:
-            raise UsageError(f"unknown path {path!r}",
-                             hint=f"paths: {', '.join(topology.paths) or '(none in this registry)'}")
+            raise UnknownName("path", path, list(topology.paths))
         origin = topology.branches_from.get(path)
         if origin is not None and origin != current:
-            raise UsageError(f"path {path!r} branches from {origin}, but the active phase is {current}",
-                             hint=f"advance to {origin} first, or roll back to it")
+            raise StepRefused(StepProblem.PATH_ELSEWHERE, f"path {path!r} branches from {origin}, but the active "
+                              f"phase is {current}", current=current, path=path, expected=origin)
         first = topology.paths[path][0]
         if to is not None and to != first:
-            raise UsageError(f"--to {to} is not the first phase of path {path!r} ({first})", hint=f"use --to {first}")
+            raise StepRefused(StepProblem.NOT_PATH_START, f"{to} is not the first phase of path {path!r} ({first})",
+                              current=current, target=to, path=path, expected=first)
         return Step(current, first, path, branch=True)
     seq = topology.sequence(cur_path)
     if to is None:
         if index + 1 >= len(seq):
             where = f"path {cur_path!r}" if cur_path else "the rollout"
-            raise UsageError(f"{current} is the last phase of {where}; there is nothing to advance to",
-                             hint="voicectl status shows the decommission steps that are due")
+            raise StepRefused(StepProblem.LAST_PHASE, f"{current} is the last phase of {where}; there is nothing "
+                              "to advance to", current=current, path=cur_path)
         return Step(current, seq[index + 1], cur_path)
     to_path, to_index = topology.locate(to)
     if to_path != cur_path:
         if to_path is not None and to_index == 0:
             return advance_step(topology, current, path=to_path)
-        raise UsageError(f"{to} is not on the same sequence as {current}",
-                         hint="use --path NAME to take an alternative path at its decision gate")
+        raise StepRefused(StepProblem.OTHER_SEQUENCE, f"{to} is not on the same sequence as {current}",
+                          current=current, target=to, choices=list(topology.paths))
     if to_index <= index:
-        raise UsageError(f"{to} is not after {current}", hint=f"to go back, run: voicectl rollback --to {to}")
+        raise StepRefused(StepProblem.NOT_AFTER, f"{to} is not after {current}", current=current, target=to)
     return Step(current, to, cur_path, skipped=seq[index + 1:to_index])
 
 
@@ -124,15 +124,17 @@ def rollback_target(topology: Topology, current: str, record: PhaseRecord | None
         return to
     try:
         cur_path, index = topology.locate(current)
-    except UsageError as exc:
-        raise UsageError(f"the active phase {current!r} is not in the registry any more",
-                         hint=f"roll back to a known phase with --to: {', '.join(topology.all_phases())}") from exc
+    except UnknownName as exc:
+        raise StepRefused(StepProblem.ACTIVE_UNKNOWN, f"the active phase {current!r} is not in the registry any "
+                          "more", current=current, choices=topology.all_phases()) from exc
     if to is not None:
         if to == current:
-            raise UsageError(f"{to} is already the active phase", hint="voicectl status shows the live state")
+            raise StepRefused(StepProblem.ALREADY_ACTIVE, f"{to} is already the active phase", current=current,
+                              target=to)
         to_path, to_index = topology.locate(to)
         if to_path == cur_path and to_index > index:
-            raise UsageError(f"{to} is after {current}: that is an advance", hint=f"run: voicectl advance --to {to}")
+            raise StepRefused(StepProblem.IS_ADVANCE, f"{to} is after {current}: that is an advance",
+                              current=current, target=to)
         return to
     if index > 0:
         return topology.sequence(cur_path)[index - 1]
@@ -140,7 +142,7 @@ def rollback_target(topology: Topology, current: str, record: PhaseRecord | None
         origin = topology.branches_from.get(cur_path) or (record.previous if record else None)
         if origin:
             return origin
-        raise UsageError(f"cannot tell which phase path {cur_path!r} branched from",
-                         hint="pass the registry FILE, or --to PHASE")
-    raise UsageError(f"{current} is the first phase; there is nothing to roll back to",
-                     hint="to take all traffic off a variant now, run: voicectl runbook emergency-revert --reason ...")
+        raise StepRefused(StepProblem.ORIGIN_UNKNOWN, f"cannot tell which phase path {cur_path!r} branched from",
+                          current=current, path=cur_path)
+    raise StepRefused(StepProblem.FIRST_PHASE, f"{current} is the first phase; there is nothing to roll back to",
+                      current=current)

@@ -17,7 +17,7 @@ from constructs import Construct
 
 from control_plane.compiler import AlarmSpec
 from infra.arns import ArnScope
-from registry.errors import VoiceCtlError
+from registry.errors import InvalidInput
 
 # PutMetricAlarm argument -> AWS::CloudWatch::Alarm property (CDK keyword).
 CFN_ALARM_PROPERTY = {
@@ -46,10 +46,8 @@ ACTION_ARGUMENTS = ("AlarmActions", "OKActions", "InsufficientDataActions")
 LAMBDA_ALARM_PRINCIPAL = "lambda.alarms.cloudwatch.amazonaws.com"
 
 
-class UnmappedAlarmArgument(VoiceCtlError):
+class UnmappedAlarmArgument(InvalidInput):
     """The Plan holds something the CDK app cannot express: a compiler/infra mismatch, not a user error."""
-
-    exit_code = 1
 
 
 def alarm_properties(args: Mapping[str, Any], deployed_arn: Mapping[str, str]) -> dict[str, Any]:
@@ -62,13 +60,15 @@ def alarm_properties(args: Mapping[str, Any], deployed_arn: Mapping[str, str]) -
         if key not in CFN_ALARM_PROPERTY:
             raise UnmappedAlarmArgument(
                 f"alarm {args.get('AlarmName')}: PutMetricAlarm argument {key} has no CloudFormation mapping",
-                hint="add it to infra.components.alarms.CFN_ALARM_PROPERTY")
+                where=str(args.get("AlarmName")), value=key,
+                expected="a PutMetricAlarm argument listed in infra.components.alarms.CFN_ALARM_PROPERTY")
         if key in ACTION_ARGUMENTS:
             unknown = [arn for arn in value if arn not in deployed_arn]
             if unknown:
                 raise UnmappedAlarmArgument(
                     f"alarm {args.get('AlarmName')}: action {unknown[0]} is not a resource of this app",
-                    hint="every notify topic and the revert function must come from the same Plan")
+                    where=str(args.get("AlarmName")), value=unknown[0],
+                    expected="actions on the topics and revert function of the same Plan")
             value = [deployed_arn[arn] for arn in value]
         elif key == "Dimensions":
             value = [{"name": d["Name"], "value": d["Value"]} for d in value]

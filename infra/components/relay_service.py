@@ -40,7 +40,7 @@ from infra.components.project_function import retention
 from infra.nag import acknowledge, acknowledge_checkov
 from infra.permissions import Grant
 from infra.settings import InfraSettings
-from registry.errors import VoiceCtlError
+from registry.errors import ConfigInvalid
 from voice_runtime.session import longest_turn
 from voice_runtime.settings import RuntimeSettings
 from voice_runtime.shutdown import stop_bound
@@ -83,13 +83,13 @@ def relay_flags(runtime: RuntimeSettings) -> list[str]:
             f"{runtime.drain_seconds:g}", "--shutdown-seconds", f"{runtime.shutdown_seconds:g}"]
 
 
-class PlainRelayListener(VoiceCtlError):
+class PlainRelayListener(ConfigInvalid):
     """The relay's public listener would be plain HTTP (ws://): audio and tokens across the internet unencrypted.
     Neither `relay_certificate_arn` nor `relay_allow_plain_ws` (the setting that accepts it) was given."""
 
     def __init__(self) -> None:
         super().__init__("the relay has no certificate (relay_certificate_arn) and plain ws:// to the internet was "
-                         "not allowed (relay_allow_plain_ws)")
+                         "not allowed (relay_allow_plain_ws)", where="relay_certificate_arn")
         self.settings = ("relay_certificate_arn", "relay_allow_plain_ws")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -11,6 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -25,12 +27,25 @@ NS = "/silentinfinity/voice"
 pytestmark = pytest.mark.slow
 
 
-def voicectl(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real CLI in a subprocess, configured only through the environment, stdin not a terminal."""
-    env = {**os.environ, "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
-    return subprocess.run([sys.executable, "-c", "from cli.app import main; main()", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+def voicectl(endpoint: str, *args: str, subprocess_: bool = False) -> subprocess.CompletedProcess[str]:
+    """voicectl configured only through the environment, stdin not a terminal: main() in this process, as the
+    console script runs it (a subprocess costs a second of imports per call), or the real CLI in a subprocess."""
+    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+    if subprocess_:
+        return subprocess.run([sys.executable, "-c", "from cli.app import main; main()", *args], cwd=ROOT,
+                              env={**os.environ, **env}, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                              timeout=120)
+    out, err = io.StringIO(), io.StringIO()
+    code: int = 0
+    with (mock.patch.dict(os.environ, env), mock.patch.object(sys, "argv", ["voicectl", *args]),
+          mock.patch.object(sys, "stdin", io.StringIO()), contextlib.redirect_stdout(out),
+          contextlib.redirect_stderr(err)):
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return subprocess.CompletedProcess(["voicectl", *args], code, out.getvalue(), err.getvalue())
 
 
 def edited(tmp_path: Path, name: str, edit: Callable[[str], str]) -> Path:
@@ -181,7 +196,7 @@ def test_invalid_file_is_exit_1_and_touches_nothing(aws_endpoint: str, tmp_path:
 
 
 def test_unreachable_endpoint_is_an_aws_error_exit_4(tmp_path: Path) -> None:
-    result = voicectl("http://127.0.0.1:9", "plan", str(EXAMPLE))
+    result = voicectl("http://127.0.0.1:9", "plan", str(EXAMPLE), subprocess_=True)  # the real entry point
     assert result.returncode == 4
     assert "endpoint" in result.stderr
 
@@ -253,7 +268,8 @@ def test_failed_call_exits_5_listing_applied_and_pending_then_rerun_converges(ha
     assert f"  applied: create parameter {NS}/registry" in err
     assert err.count("  NOT applied: ") == 4
     assert "  NOT applied: create alarm VoiceM2_Bedrock_Error_Spike" in err
-    assert f"rerun voicectl apply {EXAMPLE}: it converges" in err
+    # the next step is the command that failed, complete: rerunning it converges
+    assert f"next step: rerun voicectl apply {EXAMPLE} --yes --endpoint-url {harness.endpoint}: it converges" in err
     harness.fail_write = None
     code, out, _ = harness.run("apply", str(EXAMPLE), "--yes")
     assert code == 0

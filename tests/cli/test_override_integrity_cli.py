@@ -16,7 +16,7 @@ from control_plane.alarms.handler import HandlerConfig, handle
 from control_plane.alarms.messages import lambda_event
 from control_plane.alarms.states import AlarmState
 from control_plane.aws import live_store
-from registry.errors import AwsError
+from registry.errors import AwsError, AwsProblem
 from registry.live_state import OverrideRecord
 from tests.cli.test_rollout_cli import NS, T0, Cli, _apply
 from tests.control_plane.alarms.conftest import p95_alarm, ttfa
@@ -147,7 +147,7 @@ def test_clear_writes_the_audit_first(world: tuple[Cli, dict[str, Any]], monkeyp
     assert cli("override", "set", "sonic-unified=0", "--reason", "choppy", "-n", NS)[0] == 0
 
     def audit_down(ssm: Any, name: str, record: Any, **_: Any) -> int:
-        raise AwsError("ssm:PutParameter failed: injected")
+        raise AwsError("ssm:PutParameter failed: injected", action="ssm:PutParameter", problem=AwsProblem.FAILED)
 
     monkeypatch.setattr(live_store, "put_record", audit_down)
     code, _, _ = cli("override", "clear", "sonic-unified", "--reason", "fixed", "-n", NS)
@@ -186,7 +186,7 @@ def test_clear_after_ok_on_missing_data_says_so_needs_a_reason_and_offers_the_sa
     go_ok(aws, P95, data)
     assert json.loads(data)["evaluatedDatapoints"] and "value" not in json.loads(data)["evaluatedDatapoints"][0]
     code, _, err = cli("override", "clear", "sonic-unified", "-n", NS)
-    assert code == 2 and "needs --reason" in err
+    assert code == 2 and "needs a reason" in err and "add --reason" in err
     code, _, err = cli("override", "clear", "sonic-unified", "--reason", "fixed", "-n", NS)
     text = " ".join(err.split())
     assert code == 0

@@ -102,7 +102,9 @@ def test_compile_bad_file_exits_1_without_traceback(bad_file: Path, tmp_path: Pa
     code, _, err = run_main(capsys, monkeypatch, "compile", bad_file, "--out", out)
     assert code == 1
     assert "Traceback" not in err
-    assert "error: 2 error(s) in registry; fix the lines listed above and run voicectl validate" in err
+    assert f"{bad_file}:{line_of(bad_file, 'statistic: P95')}:16: error: statistic 'P95' is not valid" in err
+    assert f"error: 2 error(s) in {bad_file}\nnext step: fix the lines listed above, then run: voicectl validate " \
+           f"{bad_file}\n" in err
     assert not out.exists(), "nothing is written for an invalid file"
 
 

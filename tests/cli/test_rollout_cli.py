@@ -4,6 +4,8 @@ against moto's HTTP server with real boto3 calls (AWS_ENDPOINT_URL). The clock i
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -16,9 +18,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
+from cli.errors import fail
+from cli.output import Output
 from control_plane.aws import live_store
 from control_plane.compiler import compile_plan
-from registry.errors import VoiceCtlError
+from registry.errors import VoiceRolloutError
 from registry.live_state import OverrideRecord, live_state_from_parameters
 from registry.loader import load_registry
 
@@ -64,7 +68,7 @@ alarms:
 
 
 class Cli:
-    """Runs voicectl in-process and maps a VoiceCtlError to its exit code, as cli.app.main does."""
+    """Runs voicectl in-process and words an error as cli.app.main does (cli.errors.report)."""
 
     def __init__(self, endpoint: str, file: Path) -> None:
         self.endpoint, self.file, self.now = endpoint, file, T0
@@ -75,10 +79,11 @@ class Cli:
                "VOICECTL_ACTOR": "release-owner", "COLUMNS": "200"}
         result = self.runner.invoke(app, list(args), env=env)
         code = result.exit_code
-        if isinstance(result.exception, VoiceCtlError):
-            code = result.exception.exit_code
-            exc = result.exception
-            return code, result.stdout, f"{result.stderr}\n{exc.message}\nnext step: {exc.hint}"
+        if isinstance(result.exception, VoiceRolloutError):
+            words = io.StringIO()
+            with contextlib.redirect_stderr(words), pytest.raises(SystemExit) as done:
+                fail(result.exception, Output(), args)
+            return int(done.value.code or 0), result.stdout, result.stderr + words.getvalue()
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
         return code, result.stdout, result.stderr

@@ -23,7 +23,7 @@ from control_plane.diff import (
     ObservedTopic,
     diff,
 )
-from registry.errors import AwsError, PartialApply
+from registry.errors import AwsError, AwsProblem, PartialApply
 from registry.loader import load_registry
 from registry.model import Registry, Topic
 from tests.conftest import EXAMPLE
@@ -196,13 +196,12 @@ def test_access_denied_on_a_write_names_the_permission(aws: None, registry: Regi
     clients = RecordingClients(region="us-east-1", fail_operation="PutMetricAlarm", fail_code="AccessDenied")
     with pytest.raises(PartialApply) as info:
         apply_registry(clients, registry)
-    assert "cloudwatch:PutMetricAlarm" in info.value.message
+    assert "cloudwatch:PutMetricAlarm" in info.value.what
     assert info.value.applied == ["create topic voice-m2-engineering", "create topic voice-m2-oncall",
                                   f"create parameter {NS}/registry"]
-    assert info.value.pending[0] == "create alarm VoiceM2_Bedrock_Error_Spike"
-    assert info.value.hint is not None
-    assert "grant the caller permission for cloudwatch:PutMetricAlarm" in info.value.hint
-    assert info.value.hint.endswith("then rerun voicectl apply FILE: it converges")
+    assert info.value.pending[0] == info.value.failed == "create alarm VoiceM2_Bedrock_Error_Spike"
+    assert (info.value.cause.action, info.value.cause.problem) == ("cloudwatch:PutMetricAlarm",
+                                                                   AwsProblem.ACCESS_DENIED)
 
 
 def _fault_positions(scenario: str) -> list[int]:
@@ -239,6 +238,7 @@ def test_a_failure_at_every_write_position_converges_on_rerun(registry: Registry
             assert pending_changes(clients, after) == [], n
 
 
+@pytest.mark.slow  # sweeps a fault over every AWS call of an apply
 def test_a_failure_at_every_call_read_or_write_converges_on_rerun(registry: Registry) -> None:
     """Reads fail before anything is written (AwsError, exit 4); writes fail as PartialApply; either way the
     rerun converges and the registry parameter is whole."""
@@ -283,15 +283,15 @@ def test_partial_apply_lists_are_the_step_descriptions(aws: None, registry: Regi
     assert info.value.pending == [
         "create alarm VoiceM2_Bedrock_Error_Spike", "create alarm VoiceM2_Error_Rate_Breach",
         "create alarm VoiceM2_P95_Breach", "create alarm VoiceM2_TTFA_Regression"]
-    assert "create alarm VoiceM2_Bedrock_Error_Spike" in info.value.message
+    assert "create alarm VoiceM2_Bedrock_Error_Spike" in info.value.what
 
 
 def test_failure_on_the_first_write_says_nothing_was_applied(aws: None, registry: Registry) -> None:
     with pytest.raises(PartialApply) as info:
         apply_registry(RecordingClients(region="us-east-1", fail_write=1), registry)
     assert info.value.applied == []
-    assert "nothing was applied" in info.value.message
-    assert info.value.hint == "rerun voicectl apply FILE: it converges"
+    assert "nothing was applied" in info.value.what
+    assert info.value.cause.problem is AwsProblem.FAILED
 
 
 def test_steps_for_a_tag_only_change_tag_without_rewriting(aws: None, registry: Registry) -> None:

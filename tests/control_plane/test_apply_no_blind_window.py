@@ -94,9 +94,9 @@ def test_stopped_at_any_write_every_existing_alarm_is_known_and_exit_5_lists_wha
             assert len(info.value.applied) == landed, (n, info.value.applied)
             assert len(info.value.applied) + len(info.value.pending) == total, n
             assert not info.value.uncertain
-            assert ("nothing was applied" in info.value.message) == (landed == 0), (n, info.value.message)
+            assert ("nothing was applied" in info.value.what) == (landed == 0), (n, info.value.what)
             if mode == "lost":
-                assert "that call did land" in info.value.message
+                assert "that call did land" in info.value.what
             apply_registry(clients, after)
             assert pending_changes(clients, after) == [], n
 
@@ -113,5 +113,5 @@ def test_when_aws_cannot_be_re_read_after_a_failure_the_failed_call_is_unknown_n
         with pytest.raises(PartialApply) as info:
             apply_registry(clients, registry)
     assert info.value.applied == [] and info.value.uncertain == ["create topic voice-m2-engineering"]
-    assert "whether that call landed is unknown" in info.value.message
-    assert "nothing was applied" not in info.value.message
+    assert "whether that call landed is unknown" in info.value.what
+    assert "nothing was applied" not in info.value.what

@@ -129,9 +129,8 @@ def test_parameter_tier(size: int, tier: str) -> None:
 def test_parameter_too_large_is_a_clear_error() -> None:
     with pytest.raises(ParameterTooLarge) as err:
         parameter_tier("/x/registry", "é" * (ADVANCED_TIER_LIMIT // 2 + 1))  # bytes, not characters, count
-    assert err.value.exit_code == 1
-    assert "/x/registry would be 8194 bytes; SSM allows at most 8192" in err.value.message
-    assert err.value.hint is not None
+    assert "/x/registry would be 8194 bytes; SSM allows at most 8192" in err.value.what
+    assert (err.value.where, err.value.size, err.value.limit) == ("/x/registry", 8194, 8192)
 
 
 def test_large_registry_goes_to_the_advanced_tier(registry: Registry) -> None:

@@ -341,10 +341,9 @@ def test_alarm_or_topic_owned_by_another_namespace_is_refused_not_taken(plan: Pl
     state = with_topic(with_alarm(in_sync(plan), "VoiceM2_P95_Breach", tags=other), "voice-m2-oncall", tags=other)
     with pytest.raises(OwnershipConflict) as info:
         diff(plan, state)
-    assert "alarm VoiceM2_P95_Breach (owned by /other/voice)" in info.value.message
-    assert "topic voice-m2-oncall (owned by /other/voice)" in info.value.message
-    assert info.value.exit_code == 1
-    assert info.value.hint and "rename" in info.value.hint
+    assert info.value.resources == ["alarm VoiceM2_P95_Breach (owned by /other/voice)",
+                                    "topic voice-m2-oncall (owned by /other/voice)"]
+    assert info.value.tag == OWNER_TAG and "2 resource(s) in this file belong to another registry" in info.value.what
 
 
 @settings(max_examples=200, deadline=None)

@@ -50,11 +50,13 @@ def test_voicectl_starts_without_importing_cdk() -> None:
 
 
 def test_synth_refuses_a_plain_ws_relay_unless_asked_for(tmp_path: Path) -> None:
-    from registry.errors import UsageError
+    from cli.errors import ExitCode, report
+    from registry.errors import VoiceRolloutError
 
     result = CliRunner().invoke(app, ["infra", "synth", str(EXAMPLE), "--out", str(tmp_path / "a")])
-    # a UsageError (voicectl's main prints its message and hint and exits 2) naming both ways out
-    assert isinstance(result.exception, UsageError)
-    hint = result.exception.hint or ""
-    assert "--allow-plain-ws" in hint and "--relay-certificate-arn" in hint
+    # a usage error (voicectl's main prints its message and next step and exits 2) naming both ways out
+    assert isinstance(result.exception, VoiceRolloutError)
+    shown = report(result.exception)
+    assert shown.exit_code == ExitCode.USAGE
+    assert "--allow-plain-ws" in (shown.next_step or "") and "--relay-certificate-arn" in (shown.next_step or "")
     assert not list((tmp_path / "a").glob("*.template.json"))  # nothing synthesised

@@ -179,6 +179,7 @@ def test_lowering_a_share_moves_only_its_excess(weights: dict[str, float], data:
             assert was == target, f"{s.id} moved {was} -> {now} though only {target} shrank"
 
 
+@pytest.mark.slow  # 100,000 subjects per example
 @settings(max_examples=8, deadline=None, derandomize=True)
 @given(weights=weight_maps, seed=st.sampled_from(["voice-m2", "s1", "s2"]))
 def test_observed_shares_within_half_a_point_over_100k_subjects(weights: dict[str, float], seed: str) -> None:

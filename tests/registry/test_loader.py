@@ -126,7 +126,7 @@ def test_broken_top_level_scalars_do_not_hide_the_rest() -> None:
         text = edit(text, old, new)
     messages = [d.message for d in load_text(text, "f.yaml").errors]
     assert messages == [
-        "version 2 is not supported: this voicectl reads version 1 files",
+        "version 2 is not supported: this release reads version 1 files",
         "baseline must be a string",
         "alarm 'VoiceM2_P95_Breach' reverts undeclared variant 'sonic'",
         "pricing.assumptions.turns_per_month must be a whole number (got 'lots')",
@@ -158,7 +158,7 @@ def test_load_registry_raises_with_every_diagnostic(tmp_path: Path) -> None:
     bad.write_text(edit(example_text(), "    statistic: p95\n", "    statistic: avg\n"))
     with pytest.raises(RegistryInvalid) as err:
         load_registry(bad)
-    assert err.value.exit_code == 1
+    assert err.value.file == str(bad) and err.value.what == f"1 error(s) in {bad}"
     errors = [d for d in err.value.diagnostics if d.severity == "error"]
     assert [d.message for d in errors] == ["statistic 'avg' is not valid for CloudWatch"]
     assert errors[0].location.file == str(bad)

@@ -105,10 +105,10 @@ CASES = [
                  id="weights-as-list"),
     # phases
     pytest.param(Case("  - name: Phase3_Week5", "  - name: Phase3_Week4",
-                      "phase name 'Phase3_Week4' is used twice (first at line 85)",
+                      "phase name 'Phase3_Week4' is used twice (first at line 83)",
                       "Phase3_Week4\n    weights: {transcribe-polly-baseline: 75"), id="duplicate-phase"),
     pytest.param(Case("      - name: PathB_CSM_Internal", "      - name: Phase2_Week2",
-                      "phase name 'Phase2_Week2' is used twice (first at line 73)",
+                      "phase name 'Phase2_Week2' is used twice (first at line 71)",
                       "Phase2_Week2\n        weights"), id="duplicate-phase-across-paths"),
     pytest.param(Case(P3_BAKE, P3_BAKE.replace("48h", "48 hours"), "invalid duration '48 hours'", "bake: »48 hours"),
                  id="bake-words"),

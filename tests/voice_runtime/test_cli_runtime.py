@@ -18,6 +18,8 @@ from registry.compiled import CompiledRegistry
 from tests.voice_runtime.wsclient import running
 from voice_runtime.server import VoiceServer
 
+pytestmark = pytest.mark.slow  # runs voicectl in subprocesses
+
 ROOT = Path(__file__).resolve().parents[2]
 VOICECTL = Path(sys.executable).parent / "voicectl"
 

@@ -5,6 +5,7 @@ nothing follows a fatal error."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
@@ -14,7 +15,8 @@ from websockets.exceptions import ConnectionClosed
 
 from emulators.inprocess import EmulatedBackendSettings
 from registry.compiled import CompiledRegistry
-from tests.voice_runtime.wsclient import FRAME, connect, running, url
+from tests.eventually import eventually
+from tests.voice_runtime.wsclient import BARRIER, FRAME, connect, running, url
 
 REPLY = EmulatedBackendSettings(latency="fixed", latency_p50_ms=2, reply_seconds=0.2, chunk_ms=20, realtime=True)
 
@@ -54,13 +56,19 @@ async def _session(compiled: CompiledRegistry, script: list[str]) -> list[Any]:
         output: list[Any] = []
         async with connect(url(server)) as ws:
 
+            handled = asyncio.Event()  # the session answered the barrier ping: it has handled everything before
+
             async def reader() -> None:
                 try:
                     while True:
                         message = await ws.recv()
-                        output.append(message if isinstance(message, bytes) else json.loads(message))
+                        item = message if isinstance(message, bytes) else json.loads(message)
+                        if item == BARRIER:
+                            handled.set()
+                        else:
+                            output.append(item)
                 except ConnectionClosed:
-                    return
+                    handled.set()
 
             task = asyncio.get_running_loop().create_task(reader())
             await ws.send(json.dumps({"type": "start", "subject": "fuzz"}))
@@ -79,12 +87,14 @@ async def _session(compiled: CompiledRegistry, script: list[str]) -> list[Any]:
                 await ws.send(json.dumps({"type": "end_turn"}))  # finish a turn left listening, if any
             except ConnectionClosed:
                 pass
-            for _ in range(200):  # let every turn in flight finish
+            def settled() -> bool:  # every turn in flight has finished and its frames have left the server
                 session = next(iter(server.sessions.values()), None)
-                if session is None or (session.turn is None and len(session.outbox) == 0):
-                    break
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0.02)
+                return session is None or (session.turn is None and len(session.outbox) == 0)
+
+            await eventually(settled, what="the turns in flight to finish")
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(json.dumps({"type": "ping", "id": "barrier"}))
+            await asyncio.wait_for(handled.wait(), 10)
             await ws.close()
             await task
         check_invariants(output)

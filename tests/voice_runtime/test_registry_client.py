@@ -199,9 +199,11 @@ async def test_the_periodic_loop_joins_a_refresh_in_flight(clock: FakeClock, fla
         raise RuntimeError("stop")
 
     client = client_for(slow, clock)
-    client.table()  # a turn starts a background refresh
+    client.table()  # a turn starts a background refresh; its fetch blocks on `gate`
     loop_task = asyncio.get_running_loop().create_task(client.run(sleep=stop_after_first))
-    await asyncio.sleep(0.01)
+    # One scheduling step (FIFO, no wall time): the refresh task starts its fetch, then the loop makes its first
+    # kick while that fetch is blocked, so it must join it rather than start another.
+    await asyncio.sleep(0)
     gate.set()
     with pytest.raises(RuntimeError, match="stop"):
         await loop_task
@@ -209,20 +211,22 @@ async def test_the_periodic_loop_joins_a_refresh_in_flight(clock: FakeClock, fla
 
 
 async def test_refresh_sees_writes_made_before_it_even_with_a_fetch_in_flight(clock: FakeClock, flaky: Flaky) -> None:
-    gate = threading.Event()
+    gate, read = threading.Event(), threading.Event()
     original = flaky.__call__
 
     def slow() -> dict[str, str]:
         snapshot = original()  # reads SSM first, then is slow to return
+        read.set()
         gate.wait(5)
         return snapshot
 
     client = client_for(slow, clock)
-    client.table()  # a fetch in flight, holding the old phase
-    await asyncio.sleep(0.01)
+    client.table()  # a fetch in flight...
+    assert await asyncio.to_thread(read.wait, 5)  # ...that has read the old phase
     flaky.values[f"{NS}/rollout/phase"] = phase_value("Phase1_Week1")
     refreshed = asyncio.get_running_loop().create_task(client.refresh())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one scheduling step: refresh() finds that fetch in flight and waits for it
+    assert not refreshed.done()
     gate.set()
     assert await refreshed is True
     assert client.status().phase == "Phase1_Week1" and flaky.calls == 2

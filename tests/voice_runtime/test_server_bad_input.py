@@ -18,7 +18,17 @@ from websockets.exceptions import ConnectionClosed
 
 from emulators.inprocess import EmulatedBackendSettings
 from registry.compiled import CompiledRegistry
-from tests.voice_runtime.wsclient import FRAME, connect, open_session, recv_json, running, turn, url
+from tests.eventually import eventually
+from tests.voice_runtime.wsclient import (
+    FRAME,
+    barrier,
+    connect,
+    open_session,
+    recv_json,
+    running,
+    turn,
+    url,
+)
 from voice_runtime.server import VoiceServer
 
 
@@ -203,11 +213,7 @@ async def test_client_that_stops_reading_is_cut_off_and_others_are_served(compil
         await stuck.send(FRAME)
         await stuck.send(json.dumps({"type": "end_turn"}))
         await bystander_still_served(server)
-        for _ in range(300):
-            if len(server.sessions) == 0:
-                break
-            await asyncio.sleep(0.02)
-        assert server.sessions == {}, "the stuck client should have been cut off"
+        await eventually(lambda: not server.sessions, what="the stuck client to be cut off")
         await bystander_still_served(server)
         stuck.transport.abort()
 
@@ -229,7 +235,7 @@ async def _fuzz(compiled: CompiledRegistry, script: list[Any]) -> None:
             async with connect(url(server)) as ws:
                 for frame in script:
                     await ws.send(frame)
-                await asyncio.sleep(0.02)
+                await asyncio.wait_for(barrier(ws), 10)  # the server has handled every fuzzed frame
         except ConnectionClosed as exc:
             assert exc.rcvd is None or exc.rcvd.code in {1000, 1007, 1008, 1009}
         await bystander_still_served(server)
@@ -268,11 +274,8 @@ async def test_concurrent_good_sessions_unaffected_by_misbehaving_ones(compiled:
     async with running(compiled) as (server, _):
         results = await asyncio.gather(*[good(server, i) for i in range(20)], *[bad(server, i) for i in range(12)])
         assert results[:20] == [["end_turn"] * 3] * 20
-        for _ in range(250):
-            if not server.sessions:
-                break
-            await asyncio.sleep(0.02)
-        assert server.sessions == {} and server.connections_total == 32
+        await eventually(lambda: not server.sessions, what="every session to be let go")
+        assert server.connections_total == 32
 
 
 async def test_after_a_fatal_error_further_input_is_ignored(compiled: CompiledRegistry) -> None:
@@ -310,8 +313,6 @@ async def test_sessions_beyond_the_limit_are_refused_at_the_handshake(compiled: 
             assert info.value.response.status_code == 503
             messages, _ = await turn(a)  # the admitted sessions are unaffected
             assert messages[-1]["reason"] == "end_turn"
-        for _ in range(250):  # a freed slot is usable again once the server has let go of the session
-            if not server.sessions:
-                break
-            await asyncio.sleep(0.02)
+        # a freed slot is usable again once the server has let go of the session
+        await eventually(lambda: not server.sessions, what="the closed sessions to be let go")
         await bystander_still_served(server)

@@ -9,6 +9,7 @@ from typing import Any
 
 from registry.compiled import CompiledRegistry
 from registry.model import Backend
+from tests.eventually import eventually
 from tests.voice_runtime.support import BASELINE, NS, FakeClock, namespace_values
 from voice_runtime.adapters.base import AudioChunk, BackendError, BackendEvent, SessionContext, TurnEnd
 from voice_runtime.adapters.table import AdapterTable
@@ -19,15 +20,18 @@ from voice_runtime.settings import RuntimeSettings
 
 
 class ScriptedSession:
-    """A backend whose reply waits for the test's go-ahead, so the test controls the clock between events."""
+    """A backend whose reply waits for the test's go-ahead, so the test controls the clock between events;
+    `thinking` is set once it has read the whole utterance and waits for that go-ahead."""
 
-    def __init__(self, go: asyncio.Event) -> None:
+    def __init__(self, go: asyncio.Event, thinking: asyncio.Event | None = None) -> None:
         self.go = go
+        self.thinking = thinking or asyncio.Event()
         self.barged = False
 
     async def run_turn(self, audio: AsyncIterator[bytes]) -> AsyncIterator[BackendEvent]:
         async for _ in audio:
             pass
+        self.thinking.set()
         await self.go.wait()
         yield AudioChunk(bytes(4800))
         yield AudioChunk(bytes(4800))
@@ -45,11 +49,12 @@ class ScriptedAdapter:
 
     def __init__(self, go: asyncio.Event) -> None:
         self.go = go
+        self.thinking = asyncio.Event()  # a session of this adapter is waiting for `go`
         self.opened: list[SessionContext] = []
 
     async def open_session(self, ctx: SessionContext) -> ScriptedSession:
         self.opened.append(ctx)
-        return ScriptedSession(self.go)
+        return ScriptedSession(self.go, self.thinking)
 
     async def aclose(self) -> None:
         return None
@@ -86,14 +91,11 @@ async def test_ttfa_counts_from_the_last_user_audio_frame_not_from_end_turn(
     session.on_binary(bytes(640))  # the last user audio frame: t0
     clock.advance(0.5)  # the client's end-of-utterance detection takes 500 ms
     session.on_text('{"type":"end_turn"}')
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(adapter.thinking.wait(), 5)  # the backend has the whole utterance
     clock.advance(0.25)  # the model thinks for 250 ms
     adapter.go.set()
-    for _ in range(100):
-        if any(isinstance(m, str) and '"turn_end"' in m for m in sent):
-            break
-        await asyncio.sleep(0.005)
-    end = json.loads(next(m for m in sent if isinstance(m, str) and '"turn_end"' in m))
+    end = json.loads(await eventually(lambda: next((m for m in sent if isinstance(m, str) and '"turn_end"' in m),
+                                                   None), what="turn_end"))
     assert end["timings"]["ttfa_ms"] == 750.0  # 500 ms of end-of-turn detection + 250 ms of model
     assert end["timings"]["model_latency_ms"] == 250.0
     assert sink.values(TTFA, BASELINE) == [750.0]
@@ -106,13 +108,14 @@ async def test_ttfa_counts_from_the_last_user_audio_frame_not_from_end_turn(
 
 
 async def test_a_closed_connection_mid_turn_records_no_error(compiled: CompiledRegistry, clock: FakeClock) -> None:
-    session, _, sink = await _setup(compiled, clock)
+    session, adapter, sink = await _setup(compiled, clock)
     session.on_text(json.dumps({"type": "start", "subject": "u1"}))
     session.on_binary(bytes(640))
     session.on_text('{"type":"end_turn"}')
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(adapter.thinking.wait(), 5)
     await session.aclose()  # the client went away while the backend was thinking
     assert sink.values(SESSION_ERROR) == []
+    assert adapter.opened and not adapter.go.is_set(), "the close came mid-turn, before any reply"
 
 
 class FailsMidReply(ScriptedSession):
@@ -133,10 +136,7 @@ async def test_failure_after_audio_was_produced_is_not_retried(compiled: Compile
     session.on_text(json.dumps({"type": "start", "subject": "u1"}))
     session.on_binary(bytes(640))
     session.on_text('{"type":"end_turn"}')
-    for _ in range(100):
-        if session.turn is None:
-            break
-        await asyncio.sleep(0.005)
+    await eventually(lambda: session.turn is None, what="the failed turn to end")
     items = session.outbox.drain()
     end = next(i for i in items if i.kind == "turn_end")
     assert end.turn is not None and end.turn.variant == "sonic-unified"

@@ -51,6 +51,19 @@ async def running(
         await server.stop()
 
 
+BARRIER = {"type": "pong", "id": "barrier"}
+
+
+async def barrier(ws: ClientConnection) -> None:
+    """Return once the session has handled every frame sent before: it answers this ping in order (or it closed
+    the connection first, which raises ConnectionClosed)."""
+    await ws.send(json.dumps({"type": "ping", "id": "barrier"}))
+    while True:
+        message = await ws.recv()
+        if isinstance(message, str) and json.loads(message) == BARRIER:
+            return
+
+
 def url(server: VoiceServer) -> str:
     return f"ws://127.0.0.1:{server.port}/ws"
 

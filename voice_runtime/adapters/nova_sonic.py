@@ -217,10 +217,6 @@ class NovaSonicSession:
             return self.ctx.system_prompt
         return self.settings.system_prompts.get(key or "", self.settings.default_system_prompt)
 
-    @property
-    def stream_age(self) -> float:
-        return self.adapter.clock() - self._stream.opened_at if self._stream else 0.0
-
     async def start(self) -> None:
         self._stream = await self._open()
 

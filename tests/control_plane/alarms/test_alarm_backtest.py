@@ -57,7 +57,8 @@ def test_bad_history_names_file_and_line(tmp_path: Path, name: str, text: str, m
     path.write_text(text)
     with pytest.raises(HistoryInvalid) as info:
         read_history(path, default_namespace=NS)
-    assert info.value.message.startswith(f"{path}{message}")
+    assert info.value.what.startswith(f"{path}{message}")
+    assert info.value.where is not None and info.value.where.startswith(str(path))
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from control_plane.aws.metrics_source import (
     metric_source,
 )
 from control_plane.rollout.gates import Window
-from registry.errors import UsageError
+from registry.errors import InvalidInput, UnknownName
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 DIMS = {"Variant": "sonic-unified"}
@@ -113,10 +113,10 @@ def test_sources_by_name(tmp_path: Path) -> None:
                     ' "value": 5}\n')
     source = metric_source(f"samples:{path}", clients=None)
     assert isinstance(source, SampleMetricSource) and source.samples[0].value == 5.0
-    with pytest.raises(UsageError, match="unknown metrics source"):
+    with pytest.raises(UnknownName, match="unknown metrics source"):
         metric_source("prometheus", clients=None)
     (tmp_path / "bad.jsonl").write_text("{nope")
-    with pytest.raises(UsageError, match="cannot read metric samples"):
+    with pytest.raises(InvalidInput, match="cannot read metric samples"):
         metric_source(f"samples:{tmp_path / 'bad.jsonl'}", clients=None)
 
 

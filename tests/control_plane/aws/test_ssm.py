@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from control_plane.aws import ssm
 from control_plane.compiler import ParameterSpec
-from registry.errors import AwsError
+from registry.errors import AwsError, AwsProblem
 
 
 @pytest.fixture
@@ -67,4 +67,5 @@ def test_read_failure_names_the_permission(client: Any) -> None:
     client.meta.events.register("before-call.ssm.GetParameters", deny)
     with pytest.raises(AwsError, match="ssm:GetParameters") as info:
         ssm.read_parameters(client, ["/ns/registry"])
-    assert "ssm:GetParameters" in (info.value.hint or "")
+    assert (info.value.action, info.value.problem, info.value.code) == (
+        "ssm:GetParameters", AwsProblem.ACCESS_DENIED, "AccessDeniedException")

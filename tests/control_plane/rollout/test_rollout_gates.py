@@ -123,7 +123,7 @@ def test_approval_records_parse_by_phase_and_gate() -> None:
 def test_approval_gate_for_validates_phase_gate_and_scale(example_path) -> None:  # type: ignore[no-untyped-def]
     registry = load_registry(example_path)
     assert approval_gate_for(registry, "Phase2_Week2", None, 4.2).approval == "mirror_tone_quality"
-    with pytest.raises(UsageError, match=r"outside 0\.\.5"):
+    with pytest.raises(UsageError, match=r"outside the gate's scale 0\.\.5"):
         approval_gate_for(registry, "Phase2_Week2", None, 7)
     with pytest.raises(UsageError, match="approval gates: none"):
         approval_gate_for(registry, "Phase3_Week4", None, 4)

@@ -9,7 +9,7 @@ import pytest
 
 from control_plane.rollout.machine import Topology, active_phase, advance_step, rollback_target
 from registry.compiled import compile_registry
-from registry.errors import UsageError
+from registry.errors import StepProblem, StepRefused, UsageError
 from registry.live_state import PhaseRecord
 from registry.loader import load_registry
 
@@ -52,7 +52,9 @@ def test_to_a_later_phase_reports_the_skipped_ones(topo: Topology) -> None:
     assert step.skipped == ("Phase3_Week4", "Phase3_Week5")
     with pytest.raises(UsageError, match="not after Phase3_Week5") as err:
         advance_step(topo, "Phase3_Week5", to="Phase2_Week2")
-    assert err.value.hint == "to go back, run: voicectl rollback --to Phase2_Week2"
+    assert isinstance(err.value, StepRefused)
+    assert (err.value.problem, err.value.current, err.value.target) == (StepProblem.NOT_AFTER, "Phase3_Week5",
+                                                                         "Phase2_Week2")
     with pytest.raises(UsageError, match="unknown phase"):
         advance_step(topo, "Phase2_Week2", to="Phase9")
 
